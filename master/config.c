@@ -1,0 +1,400 @@
+/*
+ * master/config.c - defaults, config file and command line (see config.h).
+ *
+ * The file is parsed by GLib's GKeyFile; the command line by getopt_long.
+ * Every option exists in both places under the same name, e.g.
+ * `--storage-dir DIR` and `[storage] dir = DIR`.  The command line is read
+ * twice: once to find --config, then, after the file, to override it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <glib.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config_build.h"
+
+enum {
+    OPT_LISTEN = 'l',
+    OPT_CONFIG = 'c',
+    OPT_HELP = 'h',
+    OPT_VERSION = 'V',
+    OPT_STORAGE_DIR = 256,
+    OPT_SPOOL_DIR,
+    OPT_ICE_ADDRESS,
+    OPT_WORKERS,
+    OPT_MIN_SPARE,
+    OPT_MAX_SPARE,
+    OPT_PUBLIC_URL,
+    OPT_WORKER_PATH,
+    OPT_LOG_LEVEL,
+};
+
+static const struct option config_options[] = {
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
+    {"storage-dir", required_argument, NULL, OPT_STORAGE_DIR},
+    {"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
+    {"ice-address", required_argument, NULL, OPT_ICE_ADDRESS},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"min-spare", required_argument, NULL, OPT_MIN_SPARE},
+    {"max-spare", required_argument, NULL, OPT_MAX_SPARE},
+    {"worker-path", required_argument, NULL, OPT_WORKER_PATH},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static const char config_usage[] =
+    "Usage: webrtc-video [OPTION]...\n"
+    "WebRTC recording server: records browsers' camera and microphone without\n"
+    "transcoding and answers with the recording's URL.\n"
+    "\n"
+    "  -c, --config FILE        read settings from FILE (default: none;\n"
+    "                           the package uses " WV_CONFIG_PATH ")\n"
+    "  -l, --listen HOST:PORT   HTTP and websocket address (default 0.0.0.0:8080)\n"
+    "      --public-url URL     base URL of the server as clients reach it\n"
+    "                           (default: from each client's Host header)\n"
+    "      --storage-dir DIR    finished recordings (default ./recordings,\n"
+    "                           or $STATE_DIRECTORY/recordings under systemd)\n"
+    "      --spool-dir DIR      recordings in progress (default STORAGE-DIR/.spool)\n"
+    "      --ice-address IP     gather ICE candidates on IP only; repeatable\n"
+    "                           (default: every non-loopback interface)\n"
+    "      --workers N          most sessions recording at once (default 16)\n"
+    "      --min-spare N        idle workers kept ready (default 2)\n"
+    "      --max-spare N        idle workers kept at most (default 4)\n"
+    "      --worker-path PATH   the webrtc-video-worker executable\n"
+    "      --log-level LEVEL    debug, info, warn or error (default info)\n"
+    "  -h, --help               show this help and exit\n"
+    "  -V, --version            show the version and exit\n"
+    "\n"
+    "Every option can also be set in the config file; see docs/configuration.md.\n";
+
+static void config_set_str(char **slot, const char *value)
+{
+    g_free(*slot);
+    *slot = value ? g_strdup(value) : NULL;
+}
+
+static int config_parse_listen(struct config *cfg, const char *value)
+{
+    const char *colon = strrchr(value, ':');
+    char *end = NULL;
+    if (!colon || colon == value)
+        goto error;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 1 || port > 65535)
+        goto error;
+    const char *host = value;
+    size_t hostlen = (size_t)(colon - value);
+    if (host[0] == '[' && hostlen >= 2 && host[hostlen - 1] == ']') {
+        host++;
+        hostlen -= 2;
+    }
+    g_free(cfg->listen_host);
+    cfg->listen_host = g_strndup(host, hostlen);
+    cfg->listen_port = (int)port;
+    return 0;
+error:
+    fprintf(stderr, "webrtc-video: invalid listen address '%s' (expected HOST:PORT)\n", value);
+    return -1;
+}
+
+static int config_parse_int(const char *name, const char *value, int min, int max, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || *end != '\0' || end == value || v < min || v > max) {
+        fprintf(stderr, "webrtc-video: %s must be an integer from %d to %d, not '%s'\n", name,
+                min, max, value);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int config_add_ice_address(struct config *cfg, const char *value)
+{
+    if (cfg->n_ice_addresses >= CONFIG_MAX_ICE_ADDRESSES) {
+        fprintf(stderr, "webrtc-video: at most %d ICE addresses\n", CONFIG_MAX_ICE_ADDRESSES);
+        return -1;
+    }
+    if (!g_hostname_is_ip_address(value)) {
+        fprintf(stderr, "webrtc-video: ICE address '%s' is not an IP address\n", value);
+        return -1;
+    }
+    cfg->ice_addresses[cfg->n_ice_addresses++] = g_strdup(value);
+    return 0;
+}
+
+static void config_clear_ice_addresses(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_ice_addresses; i++)
+        g_free(cfg->ice_addresses[i]);
+    cfg->n_ice_addresses = 0;
+}
+
+/* Apply one option, from the command line or the file. */
+static int config_apply(struct config *cfg, int opt, const char *value)
+{
+    switch (opt) {
+    case OPT_LISTEN:
+        return config_parse_listen(cfg, value);
+    case OPT_PUBLIC_URL:
+        config_set_str(&cfg->public_url, value);
+        return 0;
+    case OPT_STORAGE_DIR:
+        config_set_str(&cfg->storage_dir, value);
+        return 0;
+    case OPT_SPOOL_DIR:
+        config_set_str(&cfg->spool_dir, value);
+        return 0;
+    case OPT_ICE_ADDRESS:
+        return config_add_ice_address(cfg, value);
+    case OPT_WORKERS:
+        return config_parse_int("workers", value, 1, 1024, &cfg->max_workers);
+    case OPT_MIN_SPARE:
+        return config_parse_int("min-spare", value, 0, 64, &cfg->min_spare);
+    case OPT_MAX_SPARE:
+        return config_parse_int("max-spare", value, 0, 64, &cfg->max_spare);
+    case OPT_WORKER_PATH:
+        config_set_str(&cfg->worker_path, value);
+        return 0;
+    case OPT_LOG_LEVEL:
+        if (log_level_parse(value, &cfg->log_level) != 0) {
+            fprintf(stderr, "webrtc-video: unknown log level '%s'\n", value);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/* Where each file key lives: [group] key -> option. */
+static const struct {
+    const char *group;
+    const char *key;
+    int opt;
+} config_keys[] = {
+    {"server", "listen", OPT_LISTEN},
+    {"server", "public-url", OPT_PUBLIC_URL},
+    {"server", "log-level", OPT_LOG_LEVEL},
+    {"storage", "dir", OPT_STORAGE_DIR},
+    {"storage", "spool-dir", OPT_SPOOL_DIR},
+    {"workers", "max", OPT_WORKERS},
+    {"workers", "min-spare", OPT_MIN_SPARE},
+    {"workers", "max-spare", OPT_MAX_SPARE},
+    {"workers", "path", OPT_WORKER_PATH},
+    {"ice", "addresses", OPT_ICE_ADDRESS},
+};
+
+static int config_key_known(const char *group, const char *key)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(config_keys); i++)
+        if (strcmp(config_keys[i].group, group) == 0 && strcmp(config_keys[i].key, key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Unknown groups and keys are errors: a typo must not silently do nothing. */
+static int config_check_unknown(GKeyFile *kf, const char *path)
+{
+    gchar **groups = g_key_file_get_groups(kf, NULL);
+    int rc = 0;
+    for (gchar **g = groups; *g && rc == 0; g++) {
+        gchar **keys = g_key_file_get_keys(kf, *g, NULL, NULL);
+        for (gchar **k = keys; k && *k; k++) {
+            if (!config_key_known(*g, *k)) {
+                fprintf(stderr, "webrtc-video: %s: unknown setting [%s] %s\n", path, *g, *k);
+                rc = -1;
+                break;
+            }
+        }
+        g_strfreev(keys);
+    }
+    g_strfreev(groups);
+    return rc;
+}
+
+static int config_read_file(struct config *cfg, const char *path)
+{
+    GKeyFile *kf = g_key_file_new();
+    GError *gerr = NULL;
+    int rc = -1;
+
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
+        fprintf(stderr, "webrtc-video: cannot read config %s: %s\n", path, gerr->message);
+        goto out;
+    }
+    if (config_check_unknown(kf, path) != 0)
+        goto out;
+    for (size_t i = 0; i < G_N_ELEMENTS(config_keys); i++) {
+        if (!g_key_file_has_key(kf, config_keys[i].group, config_keys[i].key, NULL))
+            continue;
+        gsize n = 0;
+        gchar **values = g_key_file_get_string_list(kf, config_keys[i].group, config_keys[i].key,
+                                                    &n, NULL);
+        int bad = 0;
+        if (config_keys[i].opt != OPT_ICE_ADDRESS && n > 1) {
+            fprintf(stderr, "webrtc-video: %s: [%s] %s takes one value\n", path,
+                    config_keys[i].group, config_keys[i].key);
+            bad = 1;
+        }
+        for (gsize j = 0; j < n && !bad; j++)
+            bad = config_apply(cfg, config_keys[i].opt, g_strstrip(values[j])) != 0;
+        g_strfreev(values);
+        if (bad)
+            goto out;
+    }
+    rc = 0;
+out:
+    g_clear_error(&gerr);
+    g_key_file_free(kf);
+    return rc;
+}
+
+static void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->listen_host = g_strdup("0.0.0.0");
+    cfg->listen_port = 8080;
+    cfg->max_workers = 16;
+    cfg->min_spare = 2;
+    cfg->max_spare = 4;
+    cfg->start_timeout_s = 10;
+    cfg->heartbeat_timeout_s = 5;
+    cfg->stop_timeout_s = 15;
+    cfg->log_level = LOG_LEVEL_INFO;
+}
+
+int config_load(struct config *cfg, int argc, char **argv)
+{
+    int opt;
+    int ice_on_cli = 0;
+
+    config_defaults(cfg);
+    opterr = 1;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:l:hV", config_options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_HELP:
+            fputs(config_usage, stdout);
+            return 1;
+        case OPT_VERSION:
+            printf("webrtc-video %s\n", WV_VERSION);
+            return 1;
+        case OPT_CONFIG:
+            config_set_str(&cfg->config_file, optarg);
+            break;
+        case OPT_ICE_ADDRESS:
+            ice_on_cli = 1;
+            break;
+        case '?':
+            fprintf(stderr, "Try 'webrtc-video --help'.\n");
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "webrtc-video: unexpected argument '%s'\nTry 'webrtc-video --help'.\n",
+                argv[optind]);
+        return -1;
+    }
+    if (cfg->config_file && config_read_file(cfg, cfg->config_file) != 0)
+        return -1;
+    if (ice_on_cli)
+        config_clear_ice_addresses(cfg); /* the command line replaces the file's list */
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:l:hV", config_options, NULL)) != -1) {
+        if (opt == OPT_CONFIG)
+            continue;
+        if (config_apply(cfg, opt, optarg) != 0)
+            return -1;
+    }
+    if (cfg->min_spare > cfg->max_spare) {
+        fprintf(stderr, "webrtc-video: min-spare (%d) exceeds max-spare (%d)\n", cfg->min_spare,
+                cfg->max_spare);
+        return -1;
+    }
+    return 0;
+}
+
+/* The worker next to us in the build tree, else the installed one. */
+static char *config_default_worker_path(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        gchar *dir = g_path_get_dirname(self);
+        gchar *candidate = g_build_filename(dir, "..", "worker", "webrtc-video-worker", NULL);
+        g_free(dir);
+        if (access(candidate, X_OK) == 0)
+            return candidate;
+        g_free(candidate);
+    }
+    return g_strdup(WV_WORKER_PATH);
+}
+
+static int config_make_dir(const char *what, char **dir, char *err, size_t errlen)
+{
+    if (!g_path_is_absolute(*dir)) {
+        gchar *cwd = g_get_current_dir();
+        gchar *abs = g_build_filename(cwd, *dir, NULL);
+        g_free(cwd);
+        g_free(*dir);
+        *dir = abs;
+    }
+    if (g_mkdir_with_parents(*dir, 0750) != 0) {
+        snprintf(err, errlen, "cannot create %s directory %s: %s", what, *dir, strerror(errno));
+        return -1;
+    }
+    if (access(*dir, W_OK) != 0) {
+        snprintf(err, errlen, "%s directory %s is not writable: %s", what, *dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int config_prepare(struct config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->storage_dir) {
+        const char *state = getenv("STATE_DIRECTORY");
+        cfg->storage_dir = state ? g_build_filename(state, "recordings", NULL)
+                                 : g_strdup("recordings");
+    }
+    if (config_make_dir("storage", &cfg->storage_dir, err, errlen) != 0)
+        return -1;
+    if (!cfg->spool_dir)
+        cfg->spool_dir = g_build_filename(cfg->storage_dir, ".spool", NULL);
+    if (config_make_dir("spool", &cfg->spool_dir, err, errlen) != 0)
+        return -1;
+    if (!cfg->worker_path)
+        cfg->worker_path = config_default_worker_path();
+    if (access(cfg->worker_path, X_OK) != 0) {
+        snprintf(err, errlen, "worker executable %s: %s", cfg->worker_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(struct config *cfg)
+{
+    g_free(cfg->config_file);
+    g_free(cfg->listen_host);
+    g_free(cfg->public_url);
+    g_free(cfg->storage_dir);
+    g_free(cfg->spool_dir);
+    g_free(cfg->worker_path);
+    config_clear_ice_addresses(cfg);
+    memset(cfg, 0, sizeof(*cfg));
+}

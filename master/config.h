@@ -1,0 +1,44 @@
+/*
+ * master/config.h - the daemon's settings: built-in defaults, then the config
+ * file (GKeyFile "key = value" groups), then the command line, later winning.
+ * docs/configuration.md is the reference for every key.
+ */
+#ifndef WV_MASTER_CONFIG_H
+#define WV_MASTER_CONFIG_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+#define CONFIG_MAX_ICE_ADDRESSES 16
+
+struct config {
+    char *config_file;        /* NULL: none read */
+    char *listen_host;        /* "0.0.0.0" */
+    int listen_port;          /* 8080 */
+    char *public_url;         /* base of videoUrl, NULL: from the Host header */
+    char *storage_dir;        /* finished recordings */
+    char *spool_dir;          /* recordings in progress */
+    char *worker_path;        /* the webrtc-video-worker executable */
+    char *ice_addresses[CONFIG_MAX_ICE_ADDRESSES];
+    size_t n_ice_addresses;
+    int max_workers;          /* cap: sessions recording at once */
+    int min_spare;            /* idle workers kept ready */
+    int max_spare;            /* idle workers above this are retired */
+    int start_timeout_s;      /* start -> answer */
+    int heartbeat_timeout_s;  /* a worker silent this long is killed */
+    int stop_timeout_s;       /* stop -> stored */
+    enum log_level log_level;
+};
+
+/*
+ * Fill *cfg from defaults, the config file (--config FILE, or none) and argv.
+ * Returns 0; 1 if --help/--version was handled (exit 0); -1 on error, with a
+ * message already printed to stderr (exit 2).
+ */
+int config_load(struct config *cfg, int argc, char **argv);
+void config_free(struct config *cfg);
+/* Resolve relative directories, create them, check the worker exists. */
+int config_prepare(struct config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * master/recorder.h - the recorder service at /api/recorder (seed 000).
+ *
+ * Turns client messages (proto/client.h) on a websocket into a recording
+ * session served by one media worker, and the worker's frames back into
+ * client messages.  This is where a websocket message becomes an IPC frame.
+ */
+#ifndef WV_MASTER_RECORDER_H
+#define WV_MASTER_RECORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct core;
+struct recorder;
+struct rconn;
+
+struct recorder *recorder_new(struct core *core);
+void recorder_free(struct recorder *rec);
+
+/* The websocket side, called by the core's router. */
+struct rconn *recorder_open(struct recorder *rec, uint64_t conn_id, const char *peer,
+                            const char *host);
+void recorder_text(struct rconn *rc, const char *text, size_t len);
+void recorder_close(struct rconn *rc);
+
+/* Sessions recording or finishing (the /sessions number). */
+size_t recorder_active(struct recorder *rec);
+/* Ask every session to stop (shutdown); returns how many are still active. */
+size_t recorder_stop_all(struct recorder *rec);
+/* Once a second: start and stop deadlines. */
+void recorder_tick(struct recorder *rec);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * master/transport.h - the master's transport thread: libwebsockets.
+ *
+ * Owns the listening socket, HTTP and websocket framing (libwebsockets' own
+ * event loop: Debian's build has no libevent support), static file serving
+ * of /recordings/, and nothing else.  Every websocket message and every
+ * dynamic HTTP request becomes an IPC frame to the core thread over a
+ * socketpair; the core's answers come back the same way.  The two threads
+ * share no memory.
+ */
+#ifndef WV_MASTER_TRANSPORT_H
+#define WV_MASTER_TRANSPORT_H
+
+struct transport;
+
+struct transport_config {
+    const char *listen_host; /* "0.0.0.0", "::" or an address */
+    int listen_port;
+    const char *storage_dir; /* served at /recordings/ */
+    int core_fd;             /* our end of the socketpair to the core */
+};
+
+/* Bind and start the thread.  Returns NULL (after logging why) on failure,
+ * after which the process should exit. */
+struct transport *transport_start(const struct transport_config *tc);
+/* Wait for the thread, which ends when the core closes its end. */
+void transport_join(struct transport *t);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * proto/client.c - parsing and building the recorder protocol's messages
+ * (see client.h).  Validation is declarative: each message id maps to a
+ * jansson unpack format, and jansson's own error text says what was wrong.
+ */
+#include "client.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ice_candidate_from_json(json_t *obj, struct ice_candidate *out, char *err, size_t errlen)
+{
+    json_t *mid = NULL;
+    json_t *mline = NULL;
+    json_error_t jerr;
+
+    memset(out, 0, sizeof(*out));
+    out->sdp_mline_index = -1;
+    if (json_unpack_ex(obj, &jerr, 0, "{s:s, s?o, s?o}", "candidate", &out->candidate, "sdpMid",
+                       &mid, "sdpMLineIndex", &mline) != 0) {
+        snprintf(err, errlen, "invalid candidate: %s", jerr.text);
+        return -1;
+    }
+    if (mid && json_is_string(mid))
+        out->sdp_mid = json_string_value(mid);
+    else if (mid && !json_is_null(mid)) {
+        snprintf(err, errlen, "invalid candidate: 'sdpMid' must be a string");
+        return -1;
+    }
+    if (mline && json_is_integer(mline)) {
+        json_int_t v = json_integer_value(mline);
+        if (v < 0 || v > 1024) {
+            snprintf(err, errlen, "invalid candidate: 'sdpMLineIndex' out of range");
+            return -1;
+        }
+        out->sdp_mline_index = (int)v;
+    } else if (mline && !json_is_null(mline)) {
+        snprintf(err, errlen, "invalid candidate: 'sdpMLineIndex' must be an integer");
+        return -1;
+    }
+    if (out->sdp_mid == NULL && out->sdp_mline_index < 0 && out->candidate[0] != '\0') {
+        snprintf(err, errlen, "invalid candidate: needs 'sdpMid' or 'sdpMLineIndex'");
+        return -1;
+    }
+    return 0;
+}
+
+json_t *ice_candidate_to_json(const struct ice_candidate *c)
+{
+    json_t *o = json_pack("{s:s}", "candidate", c->candidate ? c->candidate : "");
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "sdpMid", c->sdp_mid ? json_string(c->sdp_mid) : json_null());
+    json_object_set_new(o, "sdpMLineIndex",
+                        c->sdp_mline_index >= 0 ? json_integer(c->sdp_mline_index) : json_null());
+    return o;
+}
+
+static int parse_start(struct client_msg *msg, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    msg->u.start.loopback = 0;
+    if (json_unpack_ex(msg->root, &jerr, 0, "{s:s, s?b}", "sdpOffer", &msg->u.start.sdp_offer,
+                       "loopback", &msg->u.start.loopback) != 0) {
+        snprintf(err, errlen, "start: %s", jerr.text);
+        return -1;
+    }
+    if (msg->u.start.sdp_offer[0] == '\0') {
+        snprintf(err, errlen, "start: 'sdpOffer' is empty");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_candidate(struct client_msg *msg, char *err, size_t errlen)
+{
+    json_t *cand = json_object_get(msg->root, "candidate");
+    if (!json_is_object(cand)) {
+        snprintf(err, errlen, "onIceCandidate: 'candidate' must be an object");
+        return -1;
+    }
+    return ice_candidate_from_json(cand, &msg->u.candidate, err, errlen);
+}
+
+static int parse_stop(struct client_msg *msg, char *err, size_t errlen)
+{
+    (void)msg;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
+static const struct {
+    const char *id;
+    enum client_msg_type type;
+    int (*parse)(struct client_msg *msg, char *err, size_t errlen);
+} client_schemas[] = {
+    {"start", CLIENT_MSG_START, parse_start},
+    {"onIceCandidate", CLIENT_MSG_ICE_CANDIDATE, parse_candidate},
+    {"stop", CLIENT_MSG_STOP, parse_stop},
+};
+
+int client_msg_parse(const char *data, size_t len, struct client_msg *msg, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    const char *id = NULL;
+
+    memset(msg, 0, sizeof(*msg));
+    if (len > CLIENT_MAX_MESSAGE) {
+        snprintf(err, errlen, "message too large (%zu bytes, limit %u)", len, CLIENT_MAX_MESSAGE);
+        return -1;
+    }
+    msg->root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!msg->root) {
+        snprintf(err, errlen, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                 jerr.column);
+        return -1;
+    }
+    if (!json_is_object(msg->root)) {
+        snprintf(err, errlen, "a message must be a JSON object");
+        goto error;
+    }
+    if (json_unpack_ex(msg->root, &jerr, 0, "{s:s}", "id", &id) != 0) {
+        snprintf(err, errlen, "missing or invalid 'id': %s", jerr.text);
+        goto error;
+    }
+    for (size_t i = 0; i < sizeof(client_schemas) / sizeof(client_schemas[0]); i++) {
+        if (strcmp(id, client_schemas[i].id) != 0)
+            continue;
+        msg->type = client_schemas[i].type;
+        if (client_schemas[i].parse(msg, err, errlen) != 0)
+            goto error;
+        return 0;
+    }
+    snprintf(err, errlen, "unknown message id '%.64s'", id);
+error:
+    client_msg_clear(msg);
+    return -1;
+}
+
+void client_msg_clear(struct client_msg *msg)
+{
+    json_decref(msg->root);
+    memset(msg, 0, sizeof(*msg));
+}
+
+static char *dump_and_free(json_t *o)
+{
+    if (!o)
+        return NULL;
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+char *client_msg_start_response(const char *sdp_answer)
+{
+    return dump_and_free(json_pack("{s:s, s:s}", "id", "startResponse", "sdpAnswer", sdp_answer));
+}
+
+char *client_msg_ice_candidate(const struct ice_candidate *c)
+{
+    return dump_and_free(
+        json_pack("{s:s, s:o*}", "id", "iceCandidate", "candidate", ice_candidate_to_json(c)));
+}
+
+char *client_msg_upload_success(const char *video_url, const char *key)
+{
+    return dump_and_free(
+        json_pack("{s:s, s:s, s:s}", "id", "uploadSuccess", "videoUrl", video_url, "key", key));
+}
+
+char *client_msg_error(const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    return dump_and_free(json_pack("{s:s, s:s}", "id", "error", "message", message));
+}

@@ -1,0 +1,215 @@
+/*
+ * proto/ipc_msg.c - schemas of the IPC frames' JSON payloads (see ipc_msg.h).
+ *
+ * Every decoder is one jansson unpack format: the format is the schema.
+ */
+#include "ipc_msg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *load(const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        snprintf(err, errlen, "malformed JSON: %s", jerr.text);
+    else if (!json_is_object(root)) {
+        snprintf(err, errlen, "payload is not a JSON object");
+        json_decref(root);
+        root = NULL;
+    }
+    return root;
+}
+
+static int fail(json_t **root, const json_error_t *jerr, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s", what, jerr->text);
+    json_decref(*root);
+    *root = NULL;
+    return -1;
+}
+
+static char *dump(json_t *o)
+{
+    if (!o)
+        return NULL;
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* Unpack `root` (parsed from p/n) with `fmt`, or fail naming `what`. */
+#define DECODE(what, fmt, ...)                                                                 \
+    do {                                                                                       \
+        json_error_t jerr_;                                                                    \
+        if (!(*root = load(p, n, err, errlen)))                                                \
+            return -1;                                                                         \
+        if (json_unpack_ex(*root, &jerr_, 0, fmt, __VA_ARGS__) != 0)                           \
+            return fail(root, &jerr_, what, err, errlen);                                      \
+    } while (0)
+
+int ipc_hello_decode(const uint8_t *p, size_t n, struct ipc_hello *m, json_t **root, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    DECODE("hello", "{s:I}", "pid", &m->pid);
+    return 0;
+}
+
+int ipc_heartbeat_decode(const uint8_t *p, size_t n, struct ipc_heartbeat *m, json_t **root, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    DECODE("heartbeat", "{s:s, s:I}", "state", &m->state, "bytes", &m->bytes);
+    return 0;
+}
+
+int ipc_start_decode(const uint8_t *p, size_t n, struct ipc_start *m, json_t **root, char *err, size_t errlen)
+{
+    json_t *addrs = NULL;
+    memset(m, 0, sizeof(*m));
+    DECODE("start", "{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s?b}", "session", &m->session, "sdp",
+           &m->sdp, "key", &m->key, "spool_dir", &m->spool_dir, "storage_dir", &m->storage_dir,
+           "url_base", &m->url_base, "ice_addresses", &addrs, "loopback", &m->loopback);
+    if (!json_is_array(addrs) || json_array_size(addrs) > IPC_MAX_ICE_ADDRESSES) {
+        snprintf(err, errlen, "start: 'ice_addresses' must be an array of at most %d strings",
+                 IPC_MAX_ICE_ADDRESSES);
+        goto error;
+    }
+    size_t i;
+    json_t *a;
+    json_array_foreach(addrs, i, a) {
+        if (!json_is_string(a)) {
+            snprintf(err, errlen, "start: 'ice_addresses' must hold strings");
+            goto error;
+        }
+        m->ice_addresses[m->n_ice_addresses++] = json_string_value(a);
+    }
+    return 0;
+error:
+    json_decref(*root);
+    *root = NULL;
+    return -1;
+}
+
+int ipc_candidate_decode(const uint8_t *p, size_t n, struct ice_candidate *m, json_t **root, char *err, size_t errlen)
+{
+    if (!(*root = load(p, n, err, errlen)))
+        return -1;
+    if (ice_candidate_from_json(*root, m, err, errlen) != 0) {
+        json_decref(*root);
+        *root = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int ipc_answer_decode(const uint8_t *p, size_t n, struct ipc_answer *m, json_t **root, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    DECODE("answer", "{s:s}", "sdp", &m->sdp);
+    return 0;
+}
+
+int ipc_done_decode(const uint8_t *p, size_t n, struct ipc_done *m, json_t **root, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    DECODE("done", "{s:s, s:s, s:I, s:I}", "key", &m->key, "url", &m->url, "bytes", &m->bytes,
+           "duration_ms", &m->duration_ms);
+    return 0;
+}
+
+int ipc_error_decode(const uint8_t *p, size_t n, struct ipc_error *m, json_t **root, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    DECODE("error", "{s:s, s?b}", "message", &m->message, "fatal", &m->fatal);
+    return 0;
+}
+
+int ipc_ws_open_decode(const uint8_t *p, size_t n, struct ipc_ws_open *m, json_t **root, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    DECODE("ws-open", "{s:s, s:s, s:s}", "path", &m->path, "peer", &m->peer, "host", &m->host);
+    return 0;
+}
+
+int ipc_http_request_decode(const uint8_t *p, size_t n, struct ipc_http_request *m, json_t **root, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    DECODE("http-request", "{s:s, s:s, s:s}", "method", &m->method, "path", &m->path, "accept",
+           &m->accept);
+    return 0;
+}
+
+int ipc_http_response_decode(const uint8_t *p, size_t n, struct ipc_http_response *m, json_t **root, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    DECODE("http-response", "{s:i, s:s, s:s}", "status", &m->status, "content_type",
+           &m->content_type, "body", &m->body);
+    if (m->status < 100 || m->status > 599) {
+        snprintf(err, errlen, "http-response: status %d out of range", m->status);
+        json_decref(*root);
+        *root = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+char *ipc_hello_encode(const struct ipc_hello *m)
+{
+    return dump(json_pack("{s:I}", "pid", (json_int_t)m->pid));
+}
+
+char *ipc_heartbeat_encode(const struct ipc_heartbeat *m)
+{
+    return dump(json_pack("{s:s, s:I}", "state", m->state, "bytes", (json_int_t)m->bytes));
+}
+
+char *ipc_start_encode(const struct ipc_start *m)
+{
+    json_t *addrs = json_array();
+    for (size_t i = 0; addrs && i < m->n_ice_addresses; i++)
+        json_array_append_new(addrs, json_string(m->ice_addresses[i]));
+    return dump(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b}", "session", m->session, "sdp",
+                          m->sdp, "key", m->key, "spool_dir", m->spool_dir, "storage_dir",
+                          m->storage_dir, "url_base", m->url_base, "ice_addresses", addrs,
+                          "loopback", m->loopback));
+}
+
+char *ipc_candidate_encode(const struct ice_candidate *m)
+{
+    return dump(ice_candidate_to_json(m));
+}
+
+char *ipc_answer_encode(const struct ipc_answer *m)
+{
+    return dump(json_pack("{s:s}", "sdp", m->sdp));
+}
+
+char *ipc_done_encode(const struct ipc_done *m)
+{
+    return dump(json_pack("{s:s, s:s, s:I, s:I}", "key", m->key, "url", m->url, "bytes",
+                          (json_int_t)m->bytes, "duration_ms", (json_int_t)m->duration_ms));
+}
+
+char *ipc_error_encode(const struct ipc_error *m)
+{
+    return dump(json_pack("{s:s, s:b}", "message", m->message, "fatal", m->fatal));
+}
+
+char *ipc_ws_open_encode(const struct ipc_ws_open *m)
+{
+    return dump(json_pack("{s:s, s:s, s:s}", "path", m->path, "peer", m->peer, "host", m->host));
+}
+
+char *ipc_http_request_encode(const struct ipc_http_request *m)
+{
+    return dump(json_pack("{s:s, s:s, s:s}", "method", m->method, "path", m->path, "accept",
+                          m->accept));
+}
+
+char *ipc_http_response_encode(const struct ipc_http_response *m)
+{
+    return dump(json_pack("{s:i, s:s, s:s}", "status", m->status, "content_type",
+                          m->content_type, "body", m->body));
+}
