@@ -47,15 +47,34 @@ int ice_candidate_from_json(json_t *obj, struct ice_candidate *out, char *err, s
     return 0;
 }
 
+/* NULL if any string is not valid UTF-8: never a candidate missing a field. */
 json_t *ice_candidate_to_json(const struct ice_candidate *c)
 {
-    json_t *o = json_pack("{s:s}", "candidate", c->candidate ? c->candidate : "");
-    if (!o)
-        return NULL;
-    json_object_set_new(o, "sdpMid", c->sdp_mid ? json_string(c->sdp_mid) : json_null());
-    json_object_set_new(o, "sdpMLineIndex",
-                        c->sdp_mline_index >= 0 ? json_integer(c->sdp_mline_index) : json_null());
-    return o;
+    return json_pack("{s:s, s:o, s:o}", "candidate", c->candidate ? c->candidate : "", "sdpMid",
+                     c->sdp_mid ? json_string(c->sdp_mid) : json_null(), "sdpMLineIndex",
+                     c->sdp_mline_index >= 0 ? json_integer(c->sdp_mline_index) : json_null());
+}
+
+/*
+ * A cheap first look at an offer, so that garbage costs no media worker: an
+ * SDP starts with its version line and offers at least one audio or video
+ * m-line.  The worker's SDP parser judges everything else.
+ */
+int sdp_offer_check(const char *sdp, char *err, size_t errlen)
+{
+    if (sdp[0] == '\0') {
+        snprintf(err, errlen, "start: 'sdpOffer' is empty");
+        return -1;
+    }
+    if (strncmp(sdp, "v=0", 3) != 0 || (sdp[3] != '\r' && sdp[3] != '\n')) {
+        snprintf(err, errlen, "invalid SDP offer: it must begin with \"v=0\"");
+        return -1;
+    }
+    if (!strstr(sdp, "\nm=audio ") && !strstr(sdp, "\nm=video ")) {
+        snprintf(err, errlen, "invalid SDP offer: no audio or video media section");
+        return -1;
+    }
+    return 0;
 }
 
 static int parse_start(struct client_msg *msg, char *err, size_t errlen)
@@ -67,11 +86,7 @@ static int parse_start(struct client_msg *msg, char *err, size_t errlen)
         snprintf(err, errlen, "start: %s", jerr.text);
         return -1;
     }
-    if (msg->u.start.sdp_offer[0] == '\0') {
-        snprintf(err, errlen, "start: 'sdpOffer' is empty");
-        return -1;
-    }
-    return 0;
+    return sdp_offer_check(msg->u.start.sdp_offer, err, errlen);
 }
 
 static int parse_candidate(struct client_msg *msg, char *err, size_t errlen)
@@ -163,7 +178,7 @@ char *client_msg_start_response(const char *sdp_answer)
 char *client_msg_ice_candidate(const struct ice_candidate *c)
 {
     return dump_and_free(
-        json_pack("{s:s, s:o*}", "id", "iceCandidate", "candidate", ice_candidate_to_json(c)));
+        json_pack("{s:s, s:o}", "id", "iceCandidate", "candidate", ice_candidate_to_json(c)));
 }
 
 char *client_msg_upload_success(const char *video_url, const char *key)
@@ -172,12 +187,51 @@ char *client_msg_upload_success(const char *video_url, const char *key)
         json_pack("{s:s, s:s, s:s}", "id", "uploadSuccess", "videoUrl", video_url, "key", key));
 }
 
+/* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF) at s, or 0 if there is none. */
+static size_t utf8_sequence_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+        (c == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+/*
+ * The message often quotes client input (an unknown id, jansson's "near
+ * '...'" text), cut at a byte limit by snprintf.  A cut through a multi-byte
+ * character, or invalid bytes, would make json_pack fail and leave the client
+ * without any answer: replace every byte that is not part of a valid UTF-8
+ * sequence with '?'.
+ */
 char *client_msg_error(const char *fmt, ...)
 {
-    char message[1024];
+    char message[1024] = "";
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
+    for (unsigned char *p = (unsigned char *)message; *p;) {
+        size_t n = utf8_sequence_len(p);
+        if (n == 0)
+            *p++ = '?';
+        else
+            p += n;
+    }
     return dump_and_free(json_pack("{s:s, s:s}", "id", "error", "message", message));
 }

@@ -64,6 +64,9 @@ void client_msg_clear(struct client_msg *msg);
 int ice_candidate_from_json(json_t *obj, struct ice_candidate *out, char *err, size_t errlen);
 json_t *ice_candidate_to_json(const struct ice_candidate *c);
 
+/* Reject what cannot be an SDP offer with audio or video (see client.c). */
+int sdp_offer_check(const char *sdp, char *err, size_t errlen);
+
 /* Server -> client messages, as malloc'd compact JSON strings (free()). */
 char *client_msg_start_response(const char *sdp_answer);
 char *client_msg_ice_candidate(const struct ice_candidate *c);

@@ -143,15 +143,19 @@ int ipc_http_request_decode(const uint8_t *p, size_t n, struct ipc_http_request 
 
 int ipc_http_response_decode(const uint8_t *p, size_t n, struct ipc_http_response *m, json_t **root, char *err, size_t errlen)
 {
+    /* Unpacked as json_int_t and range-checked before narrowing: with "i",
+     * jansson would cast e.g. 4294967496 to int 200. */
+    json_int_t status = 0;
     memset(m, 0, sizeof(*m));
-    DECODE("http-response", "{s:i, s:s, s:s}", "status", &m->status, "content_type",
+    DECODE("http-response", "{s:I, s:s, s:s}", "status", &status, "content_type",
            &m->content_type, "body", &m->body);
-    if (m->status < 100 || m->status > 599) {
-        snprintf(err, errlen, "http-response: status %d out of range", m->status);
+    if (status < 100 || status > 599) {
+        snprintf(err, errlen, "http-response: status %" JSON_INTEGER_FORMAT " out of range", status);
         json_decref(*root);
         *root = NULL;
         return -1;
     }
+    m->status = (int)status;
     return 0;
 }
 
@@ -167,9 +171,16 @@ char *ipc_heartbeat_encode(const struct ipc_heartbeat *m)
 
 char *ipc_start_encode(const struct ipc_start *m)
 {
+    if (m->n_ice_addresses > IPC_MAX_ICE_ADDRESSES)
+        return NULL;
     json_t *addrs = json_array();
-    for (size_t i = 0; addrs && i < m->n_ice_addresses; i++)
-        json_array_append_new(addrs, json_string(m->ice_addresses[i]));
+    for (size_t i = 0; addrs && i < m->n_ice_addresses; i++) {
+        /* json_string() fails on NULL or invalid UTF-8: fail, do not drop it. */
+        if (json_array_append_new(addrs, json_string(m->ice_addresses[i])) != 0) {
+            json_decref(addrs);
+            return NULL;
+        }
+    }
     return dump(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b}", "session", m->session, "sdp",
                           m->sdp, "key", m->key, "spool_dir", m->spool_dir, "storage_dir",
                           m->storage_dir, "url_base", m->url_base, "ice_addresses", addrs,
