@@ -60,6 +60,8 @@ void log_vwrite(enum log_level level, const char *fmt, va_list ap)
                      tm.tm_sec, ts.tv_nsec / 1000000, log_names[level], log_role, (int)getpid());
     if (n < 0)
         return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2; /* an absurdly long role: keep room for the '\n' */
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     if (m < 0)
         return;

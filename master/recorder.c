@@ -39,6 +39,9 @@
 
 #define RECORDER_MAX_QUEUED_CANDIDATES 256
 
+_Static_assert(CONFIG_MAX_ICE_ADDRESSES <= IPC_MAX_ICE_ADDRESSES,
+               "every configured ICE address must fit in a START frame");
+
 enum session_state {
     SESSION_WAITING,   /* no worker yet */
     SESSION_STARTING,  /* START sent, no answer yet */

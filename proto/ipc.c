@@ -146,6 +146,8 @@ static void ipc_reader_compact(struct ipc_reader *r)
 int ipc_reader_append(struct ipc_reader *r, const void *data, size_t len)
 {
     ipc_reader_compact(r);
+    if (len == 0)
+        return 0; /* memcpy with a NULL buffer is undefined, even for 0 bytes */
     if (r->len + len > r->cap) {
         size_t cap = r->cap ? r->cap : 4096;
         while (cap < r->len + len)
