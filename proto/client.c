@@ -5,6 +5,8 @@
  */
 #include "client.h"
 
+#include <glib.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,37 +189,11 @@ char *client_msg_upload_success(const char *video_url, const char *key)
         json_pack("{s:s, s:s, s:s}", "id", "uploadSuccess", "videoUrl", video_url, "key", key));
 }
 
-/* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF) at s, or 0 if there is none. */
-static size_t utf8_sequence_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    size_t n;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
-            return 0;
-    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
-        (c == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return n;
-}
-
 /*
  * The message often quotes client input (an unknown id, jansson's "near
- * '...'" text), cut at a byte limit by snprintf.  A cut through a multi-byte
+ * '...'" text), cut at a byte limit by vsnprintf.  A cut through a multi-byte
  * character, or invalid bytes, would make json_pack fail and leave the client
- * without any answer: replace every byte that is not part of a valid UTF-8
- * sequence with '?'.
+ * without any answer: GLib replaces whatever is not valid UTF-8.
  */
 char *client_msg_error(const char *fmt, ...)
 {
@@ -226,12 +202,8 @@ char *client_msg_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    for (unsigned char *p = (unsigned char *)message; *p;) {
-        size_t n = utf8_sequence_len(p);
-        if (n == 0)
-            *p++ = '?';
-        else
-            p += n;
-    }
-    return dump_and_free(json_pack("{s:s, s:s}", "id", "error", "message", message));
+    gchar *valid = g_utf8_make_valid(message, -1);
+    char *out = dump_and_free(json_pack("{s:s, s:s}", "id", "error", "message", valid));
+    g_free(valid);
+    return out;
 }

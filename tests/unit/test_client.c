@@ -321,8 +321,8 @@ static void test_bad_id_multibyte(void)
     const char *text = json_string_value(json_object_get(o, "message"));
     g_assert_nonnull(text);
     g_assert_true(g_utf8_validate(text, -1, NULL));
-    /* "x" + 31 whole characters, then the half one is replaced. */
-    g_assert_true(g_str_has_suffix(text, "\xc3\xa9?'"));
+    /* "x" + 31 whole characters, then the half one is replaced (U+FFFD). */
+    g_assert_true(g_str_has_suffix(text, "\xc3\xa9\xef\xbf\xbd'"));
     json_decref(o);
     free(e);
     g_string_free(s, TRUE);
@@ -638,7 +638,7 @@ static void test_build_error_truncation(void)
             o = load_built(s, 2);
             msg = str_field(o, "message");
             g_assert_true(g_utf8_validate(msg, -1, NULL));
-            g_assert_cmpuint(strlen(msg), ==, 1023);
+            g_assert_cmpuint(strlen(msg), >=, 1023 - (cl - 1));
             /* Everything before the cut is kept. */
             g_assert_cmpint(strncmp(msg, in->str, 1023 - (cl - 1)), ==, 0);
             json_decref(o);
@@ -647,10 +647,10 @@ static void test_build_error_truncation(void)
         }
     }
 
-    /* Invalid UTF-8 in the middle becomes '?', the rest is kept. */
+    /* Each invalid byte becomes U+FFFD, the rest is kept. */
     s = client_msg_error("bad %s end", "\xff\xc3(\xed\xa0\x80\xc0\xaf\xf8");
     o = load_built(s, 2);
-    g_assert_cmpstr(str_field(o, "message"), ==, "bad ??" "(?????? end");
+    g_assert_cmpstr(str_field(o, "message"), ==, "bad \xef\xbf\xbd\xef\xbf\xbd" "(" "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" " end");
     json_decref(o);
     free(s);
 
