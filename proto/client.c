@@ -1,7 +1,8 @@
 /*
  * proto/client.c - parsing and building the recorder protocol's messages
  * (see client.h).  Validation is declarative: each message id maps to a
- * jansson unpack format, and jansson's own error text says what was wrong.
+ * parser whose field rules (name, type, required) are checked first, so
+ * every error names the field that was wrong.
  */
 #include "client.h"
 
@@ -12,35 +13,87 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * The schema of a JSON object: each rule names a field, its type, whether
+ * it must be there and whether null stands for "absent".  Unknown fields are
+ * ignored.  The error names the field, e.g. "start: 'sdpOffer' must be a
+ * string".
+ */
+enum field_type { FIELD_STRING, FIELD_INTEGER, FIELD_BOOLEAN, FIELD_OBJECT };
+
+struct field_rule {
+    const char *key;
+    enum field_type type;
+    int required;
+    int nullable;
+};
+
+static const char *const field_type_names[] = {"a string", "an integer", "a boolean", "an object"};
+
+static int field_has_type(const json_t *v, enum field_type type)
+{
+    switch (type) {
+    case FIELD_STRING:
+        return json_is_string(v);
+    case FIELD_INTEGER:
+        return json_is_integer(v);
+    case FIELD_BOOLEAN:
+        return json_is_boolean(v);
+    case FIELD_OBJECT:
+        return json_is_object(v);
+    }
+    return 0;
+}
+
+static int fields_check(json_t *obj, const char *what, const struct field_rule *rules, size_t n,
+                        char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object_get(obj, rules[i].key);
+        if (!v || (rules[i].nullable && json_is_null(v))) {
+            if (!rules[i].required)
+                continue;
+            snprintf(err, errlen, "%s: missing '%s'", what, rules[i].key);
+            return -1;
+        }
+        if (!field_has_type(v, rules[i].type)) {
+            snprintf(err, errlen, "%s: '%s' must be %s", what, rules[i].key,
+                     field_type_names[rules[i].type]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#define FIELDS_CHECK(obj, what, rules, err, errlen)                                            \
+    fields_check(obj, what, rules, sizeof(rules) / sizeof(rules[0]), err, errlen)
+
+static const struct field_rule candidate_rules[] = {
+    {"candidate", FIELD_STRING, 1, 0},
+    {"sdpMid", FIELD_STRING, 0, 1},
+    {"sdpMLineIndex", FIELD_INTEGER, 0, 1},
+};
+
 int ice_candidate_from_json(json_t *obj, struct ice_candidate *out, char *err, size_t errlen)
 {
-    json_t *mid = NULL;
-    json_t *mline = NULL;
-    json_error_t jerr;
+    json_t *mid, *mline;
 
     memset(out, 0, sizeof(*out));
     out->sdp_mline_index = -1;
-    if (json_unpack_ex(obj, &jerr, 0, "{s:s, s?o, s?o}", "candidate", &out->candidate, "sdpMid",
-                       &mid, "sdpMLineIndex", &mline) != 0) {
-        snprintf(err, errlen, "invalid candidate: %s", jerr.text);
+    if (FIELDS_CHECK(obj, "invalid candidate", candidate_rules, err, errlen) != 0)
         return -1;
-    }
-    if (mid && json_is_string(mid))
+    out->candidate = json_string_value(json_object_get(obj, "candidate"));
+    mid = json_object_get(obj, "sdpMid");
+    mline = json_object_get(obj, "sdpMLineIndex");
+    if (json_is_string(mid))
         out->sdp_mid = json_string_value(mid);
-    else if (mid && !json_is_null(mid)) {
-        snprintf(err, errlen, "invalid candidate: 'sdpMid' must be a string");
-        return -1;
-    }
-    if (mline && json_is_integer(mline)) {
+    if (json_is_integer(mline)) {
         json_int_t v = json_integer_value(mline);
         if (v < 0 || v > 1024) {
             snprintf(err, errlen, "invalid candidate: 'sdpMLineIndex' out of range");
             return -1;
         }
         out->sdp_mline_index = (int)v;
-    } else if (mline && !json_is_null(mline)) {
-        snprintf(err, errlen, "invalid candidate: 'sdpMLineIndex' must be an integer");
-        return -1;
     }
     if (out->sdp_mid == NULL && out->sdp_mline_index < 0 && out->candidate[0] != '\0') {
         snprintf(err, errlen, "invalid candidate: needs 'sdpMid' or 'sdpMLineIndex'");
@@ -79,26 +132,30 @@ int sdp_offer_check(const char *sdp, char *err, size_t errlen)
     return 0;
 }
 
+static const struct field_rule start_rules[] = {
+    {"sdpOffer", FIELD_STRING, 1, 0},
+    {"loopback", FIELD_BOOLEAN, 0, 1},
+};
+
 static int parse_start(struct client_msg *msg, char *err, size_t errlen)
 {
-    json_error_t jerr;
-    msg->u.start.loopback = 0;
-    if (json_unpack_ex(msg->root, &jerr, 0, "{s:s, s?b}", "sdpOffer", &msg->u.start.sdp_offer,
-                       "loopback", &msg->u.start.loopback) != 0) {
-        snprintf(err, errlen, "start: %s", jerr.text);
+    if (FIELDS_CHECK(msg->root, "start", start_rules, err, errlen) != 0)
         return -1;
-    }
+    msg->u.start.sdp_offer = json_string_value(json_object_get(msg->root, "sdpOffer"));
+    msg->u.start.loopback = json_is_true(json_object_get(msg->root, "loopback"));
     return sdp_offer_check(msg->u.start.sdp_offer, err, errlen);
 }
 
+static const struct field_rule on_ice_candidate_rules[] = {
+    {"candidate", FIELD_OBJECT, 1, 0},
+};
+
 static int parse_candidate(struct client_msg *msg, char *err, size_t errlen)
 {
-    json_t *cand = json_object_get(msg->root, "candidate");
-    if (!json_is_object(cand)) {
-        snprintf(err, errlen, "onIceCandidate: 'candidate' must be an object");
+    if (FIELDS_CHECK(msg->root, "onIceCandidate", on_ice_candidate_rules, err, errlen) != 0)
         return -1;
-    }
-    return ice_candidate_from_json(cand, &msg->u.candidate, err, errlen);
+    return ice_candidate_from_json(json_object_get(msg->root, "candidate"), &msg->u.candidate,
+                                   err, errlen);
 }
 
 static int parse_stop(struct client_msg *msg, char *err, size_t errlen)
@@ -117,6 +174,10 @@ static const struct {
     {"start", CLIENT_MSG_START, parse_start},
     {"onIceCandidate", CLIENT_MSG_ICE_CANDIDATE, parse_candidate},
     {"stop", CLIENT_MSG_STOP, parse_stop},
+};
+
+static const struct field_rule id_rules[] = {
+    {"id", FIELD_STRING, 1, 0},
 };
 
 int client_msg_parse(const char *data, size_t len, struct client_msg *msg, char *err, size_t errlen)
@@ -139,10 +200,9 @@ int client_msg_parse(const char *data, size_t len, struct client_msg *msg, char 
         snprintf(err, errlen, "a message must be a JSON object");
         goto error;
     }
-    if (json_unpack_ex(msg->root, &jerr, 0, "{s:s}", "id", &id) != 0) {
-        snprintf(err, errlen, "missing or invalid 'id': %s", jerr.text);
+    if (FIELDS_CHECK(msg->root, "message", id_rules, err, errlen) != 0)
         goto error;
-    }
+    id = json_string_value(json_object_get(msg->root, "id"));
     for (size_t i = 0; i < sizeof(client_schemas) / sizeof(client_schemas[0]); i++) {
         if (strcmp(id, client_schemas[i].id) != 0)
             continue;

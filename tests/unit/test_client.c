@@ -281,12 +281,12 @@ static void test_not_an_object(void)
 
 static void test_bad_id(void)
 {
-    parse_fails("{}", "missing or invalid 'id': Object item not found: id");
-    parse_fails("{\"ID\":\"stop\"}", "missing or invalid 'id': Object item not found: id");
-    parse_fails("{\"id\":5}", "missing or invalid 'id': Expected string, got integer");
-    parse_fails("{\"id\":null}", "missing or invalid 'id': Expected string, got null");
-    parse_fails("{\"id\":[\"stop\"]}", "missing or invalid 'id': Expected string, got array");
-    parse_fails("{\"id\":true}", "missing or invalid 'id': Expected string, got true");
+    parse_fails("{}", "message: missing 'id'");
+    parse_fails("{\"ID\":\"stop\"}", "message: missing 'id'");
+    parse_fails("{\"id\":5}", "message: 'id' must be a string");
+    parse_fails("{\"id\":null}", "message: 'id' must be a string");
+    parse_fails("{\"id\":[\"stop\"]}", "message: 'id' must be a string");
+    parse_fails("{\"id\":true}", "message: 'id' must be a string");
     parse_fails("{\"id\":\"foo\"}", "unknown message id 'foo'");
     parse_fails("{\"id\":\"\"}", "unknown message id ''");
     parse_fails("{\"id\":\"Stop\"}", "unknown message id 'Stop'");
@@ -330,20 +330,20 @@ static void test_bad_id_multibyte(void)
 
 static void test_bad_start(void)
 {
-    parse_fails("{\"id\":\"start\"}", "start: Object item not found: sdpOffer");
-    parse_fails("{\"id\":\"start\",\"sdpoffer\":\"v=0\"}", "start: Object item not found: sdpOffer");
+    parse_fails("{\"id\":\"start\"}", "start: missing 'sdpOffer'");
+    parse_fails("{\"id\":\"start\",\"sdpoffer\":\"v=0\"}", "start: missing 'sdpOffer'");
     parse_fails("{\"id\":\"start\",\"sdpOffer\":\"\"}", "start: 'sdpOffer' is empty");
-    parse_fails("{\"id\":\"start\",\"sdpOffer\":5}", "start: Expected string, got integer");
+    parse_fails("{\"id\":\"start\",\"sdpOffer\":5}", "start: 'sdpOffer' must be a string");
     parse_fails("{\"id\":\"start\",\"sdpOffer\":\"hello\"}",
                 "invalid SDP offer: it must begin with \"v=0\"");
     parse_fails("{\"id\":\"start\",\"sdpOffer\":\"v=0\\r\\ns=-\\r\\n\"}",
                 "invalid SDP offer: no audio or video media section");
-    parse_fails("{\"id\":\"start\",\"sdpOffer\":null}", "start: Expected string, got null");
-    parse_fails("{\"id\":\"start\",\"sdpOffer\":{\"sdp\":\"v=0\"}}", "start: Expected string, got object");
+    parse_fails("{\"id\":\"start\",\"sdpOffer\":null}", "start: 'sdpOffer' must be a string");
+    parse_fails("{\"id\":\"start\",\"sdpOffer\":{\"sdp\":\"v=0\"}}", "start: 'sdpOffer' must be a string");
     parse_fails("{\"id\":\"start\",\"sdpOffer\":\"" OFFER_JSON "\",\"loopback\":1}",
-                "start: Expected true or false, got integer");
+                "start: 'loopback' must be a boolean");
     parse_fails("{\"id\":\"start\",\"sdpOffer\":\"" OFFER_JSON "\",\"loopback\":\"true\"}",
-                "start: Expected true or false, got string");
+                "start: 'loopback' must be a boolean");
 }
 
 static void test_sdp_offer_check(void)
@@ -386,20 +386,20 @@ static void test_sdp_offer_check(void)
 static void test_bad_candidate(void)
 {
     const char *not_obj = "onIceCandidate: 'candidate' must be an object";
-    parse_fails("{\"id\":\"onIceCandidate\"}", not_obj);
+    parse_fails("{\"id\":\"onIceCandidate\"}", "onIceCandidate: missing 'candidate'");
     parse_fails("{\"id\":\"onIceCandidate\",\"candidate\":\"candidate:x\"}", not_obj);
     parse_fails("{\"id\":\"onIceCandidate\",\"candidate\":null}", not_obj);
     parse_fails("{\"id\":\"onIceCandidate\",\"candidate\":[]}", not_obj);
     parse_fails("{\"id\":\"onIceCandidate\",\"candidate\":1}", not_obj);
 
     parse_fails("{\"id\":\"onIceCandidate\",\"candidate\":{}}",
-                "invalid candidate: Object item not found: candidate");
+                "invalid candidate: missing 'candidate'");
     parse_fails("{\"id\":\"onIceCandidate\",\"candidate\":{\"sdpMid\":\"0\",\"sdpMLineIndex\":0}}",
-                "invalid candidate: Object item not found: candidate");
+                "invalid candidate: missing 'candidate'");
     parse_fails("{\"id\":\"onIceCandidate\",\"candidate\":{\"candidate\":5,\"sdpMid\":\"0\"}}",
-                "invalid candidate: Expected string, got integer");
+                "invalid candidate: 'candidate' must be a string");
     parse_fails("{\"id\":\"onIceCandidate\",\"candidate\":{\"candidate\":null,\"sdpMid\":\"0\"}}",
-                "invalid candidate: Expected string, got null");
+                "invalid candidate: 'candidate' must be a string");
 
     const char *range = "invalid candidate: 'sdpMLineIndex' out of range";
     parse_fails("{\"id\":\"onIceCandidate\",\"candidate\":{\"candidate\":\"c\",\"sdpMLineIndex\":-1}}", range);

@@ -287,9 +287,9 @@ static void test_candidate(void)
     free(s);
 
     /* The same rules as the client protocol. */
-    decode_fails(dec_candidate, "{}", "invalid candidate: Object item not found: candidate");
+    decode_fails(dec_candidate, "{}", "invalid candidate: missing 'candidate'");
     decode_fails(dec_candidate, "{\"candidate\":1,\"sdpMid\":\"0\"}",
-                 "invalid candidate: Expected string, got integer");
+                 "invalid candidate: 'candidate' must be a string");
     decode_fails(dec_candidate, "{\"candidate\":\"c\"}",
                  "invalid candidate: needs 'sdpMid' or 'sdpMLineIndex'");
     decode_fails(dec_candidate, "{\"candidate\":\"c\",\"sdpMid\":1}",
