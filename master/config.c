@@ -271,7 +271,7 @@ static void config_defaults(struct config *cfg)
     cfg->min_spare = 2;
     cfg->max_spare = 4;
     cfg->start_timeout_s = 10;
-    cfg->heartbeat_timeout_s = 5;
+    cfg->heartbeat_timeout_s = 2.0;
     cfg->stop_timeout_s = 15;
     cfg->log_level = LOG_LEVEL_INFO;
 }

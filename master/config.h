@@ -26,7 +26,7 @@ struct config {
     int min_spare;            /* idle workers kept ready */
     int max_spare;            /* idle workers above this are retired */
     int start_timeout_s;      /* start -> answer */
-    int heartbeat_timeout_s;  /* a worker silent this long is killed */
+    double heartbeat_timeout_s; /* a worker silent this long is killed */
     int stop_timeout_s;       /* stop -> stored */
     enum log_level log_level;
 };

@@ -15,7 +15,7 @@
  *                    demuxable up to the last cluster).
  *   SIGHUP           logged; configuration reload is not supported yet
  *   SIGPIPE          ignored (main.c)
- *   every second     pool watchdog and respawn, session deadlines
+ *   every 0.5 s      pool watchdog and respawn, session deadlines
  */
 #include "core.h"
 
@@ -240,7 +240,7 @@ static void core_on_tick(evutil_socket_t fd, short what, void *arg)
 static int core_init(struct core *core, struct config *cfg, int transport_fd)
 {
     static const int signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
-    struct timeval second = {1, 0};
+    struct timeval tick = {0, 500 * 1000};
 
     memset(core, 0, sizeof(*core));
     core->cfg = cfg;
@@ -259,7 +259,7 @@ static int core_init(struct core *core, struct config *cfg, int transport_fd)
     core->pool = pool_new(core);
     core->recorder = recorder_new(core);
     core->tick = event_new(core->base, -1, EV_PERSIST, core_on_tick, core);
-    evtimer_add(core->tick, &second);
+    evtimer_add(core->tick, &tick);
     if (!core->transport_link || !core->pool || !core->recorder || !core->tick)
         return -1;
     return 0;

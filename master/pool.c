@@ -9,8 +9,9 @@
  *
  * Spawning uses posix_spawn with the worker's socketpair end as fd 3 and
  * every other descriptor closed, which is safe in our multithreaded master.
- * Each worker sends a heartbeat every second; one silent for
- * heartbeat_timeout_s is SIGKILLed, which turns a hang into a crash.  A
+ * Each worker sends a heartbeat every IPC_HEARTBEAT_INTERVAL_MS; one silent
+ * for heartbeat_timeout_s (2 s) is SIGKILLed, which turns a hang into a
+ * crash that the session's client hears about within about 2.5 s.  A
  * worker that dies before its HELLO counts as a failed start; consecutive
  * failed starts delay the next spawn exponentially (200 ms .. 30 s), so a
  * broken installation logs a few errors a minute instead of forking flat out.
@@ -40,6 +41,7 @@ extern char **environ;
 #define POOL_BACKOFF_MAX_S 30.0
 #define POOL_START_TIMEOUT_S 20.0 /* spawn -> HELLO */
 #define POOL_EXIT_GRACE_S 5.0     /* released or retired -> exited */
+#define POOL_FAILING_STREAK 3     /* failed starts in a row: the pool is broken */
 
 struct worker {
     TAILQ_ENTRY(worker) entry;
@@ -355,14 +357,20 @@ struct worker *pool_acquire(struct pool *pool, const struct worker_owner *owner,
     return NULL;
 }
 
-int pool_has_capacity(struct pool *pool)
+const char *pool_unavailable(struct pool *pool)
 {
     int n[4];
     pool_count(pool, n);
     if (pool->shutting_down)
-        return 0;
-    return n[WORKER_IDLE] + n[WORKER_STARTING] > 0 ||
-           n[WORKER_BUSY] + n[WORKER_STARTING] + n[WORKER_IDLE] < pool->core->cfg->max_workers;
+        return "the server is shutting down; try again shortly";
+    if (n[WORKER_IDLE] > 0)
+        return NULL;
+    if (pool->fail_streak >= POOL_FAILING_STREAK)
+        return "no media worker can start on this server; its log says why";
+    if (n[WORKER_STARTING] > 0 ||
+        n[WORKER_BUSY] + n[WORKER_STARTING] < pool->core->cfg->max_workers)
+        return NULL;
+    return "the server is at capacity; try again shortly";
 }
 
 void pool_release(struct worker *w)

@@ -42,8 +42,9 @@ void pool_set_idle_callback(struct pool *pool, void (*cb)(void *data), void *dat
 
 /* An idle worker, now busy and owned; NULL if none is idle (one is spawned). */
 struct worker *pool_acquire(struct pool *pool, const struct worker_owner *owner, void *data);
-/* Could a session get a worker soon (one idle or starting, or room to spawn)? */
-int pool_has_capacity(struct pool *pool);
+/* NULL if a session can get a worker soon (one is idle or starting, or
+ * there is room to spawn one), else why not, in words for the client. */
+const char *pool_unavailable(struct pool *pool);
 /* The owner lets go: the worker is expected to exit on its own; it is killed
  * if it has not within a few seconds.  on_exit is not called any more. */
 void pool_release(struct worker *w);
@@ -56,7 +57,7 @@ long long worker_bytes(const struct worker *w);
 
 /* SIGCHLD: reap every exited child. */
 void pool_reap(struct pool *pool);
-/* Once a second: watchdog, retire surplus, respawn. */
+/* Twice a second: watchdog, retire surplus, respawn. */
 void pool_tick(struct pool *pool);
 /* Shutdown: stop spawning and ask idle workers to exit. */
 void pool_shutdown(struct pool *pool);

@@ -302,8 +302,9 @@ static void recorder_on_start(struct rconn *rc, const struct client_msg *msg)
         rconn_error(rc, "the server is shutting down; try again shortly");
         return;
     }
-    if (!pool_has_capacity(rec->core->pool)) {
-        rconn_error(rc, "the server is at capacity; try again shortly");
+    const char *refusal = pool_unavailable(rec->core->pool);
+    if (refusal) {
+        rconn_error(rc, refusal);
         return;
     }
     s = calloc(1, sizeof(*s));

@@ -28,7 +28,7 @@ void recorder_close(struct rconn *rc);
 size_t recorder_active(struct recorder *rec);
 /* Ask every session to stop (shutdown); returns how many are still active. */
 size_t recorder_stop_all(struct recorder *rec);
-/* Once a second: start and stop deadlines. */
+/* Twice a second: start and stop deadlines. */
 void recorder_tick(struct recorder *rec);
 
 #endif

@@ -27,6 +27,10 @@
 
 #define IPC_HEADER_SIZE 16
 #define IPC_MAGIC 0x5756u
+/* A worker sends IPC_W_HEARTBEAT this often; the master kills one that has
+ * been silent for a few intervals (its heartbeat timeout). */
+#define IPC_HEARTBEAT_INTERVAL_MS 500
+
 /* Largest payload: a client message (256 KiB) plus room for JSON escaping. */
 #define IPC_MAX_PAYLOAD (1024u * 1024u)
 

@@ -477,7 +477,7 @@ static int worker_init(struct worker *w, char *err, size_t errlen)
     if (!w->pipe)
         return -1;
     w->ipc_watch = g_unix_fd_add(w->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, worker_on_ipc, w);
-    w->heartbeat_timer = g_timeout_add_seconds(1, worker_on_heartbeat, w);
+    w->heartbeat_timer = g_timeout_add(IPC_HEARTBEAT_INTERVAL_MS, worker_on_heartbeat, w);
     g_unix_signal_add(SIGTERM, worker_on_signal, w);
     g_unix_signal_add(SIGINT, worker_on_signal, w);
     return 0;

@@ -15,12 +15,13 @@ with ffprobe. Every check is a named case printed as `ok NAME` or
 Run outside a namespace as root, it re-executes itself through
 tests/lib/netns.sh. Network rules (design.md): the server listens and
 gathers on 10.77.0.1 (tv0), the clients gather on 10.77.0.2 (tv1); no
-packet is sent anywhere else. Options: --case PREFIX runs only matching
-cases, --keep keeps the temporary directory (storage dir, downloaded files,
+packet is sent anywhere else. Options: --case NAME runs only that case
+group, --keep keeps the temporary directory (storage dir, downloaded files,
 master log), which is also kept whenever a case fails.
 
 Cases: ping, api-ping, sessions-idle, concurrent/*, audio-only, video-only,
-close-without-stop, bad-input/*, candidate-before-start, crash/*, sigterm.
+close-without-stop, bad-input/*, candidate-before-start, crash/*, hang/*,
+crash-loop/*, cli/*, sigterm. Meson runs each group as its own test.
 """
 
 import argparse
@@ -643,10 +644,152 @@ async def case_sigterm(server: Server, results: Results, workdir: str) -> None:
         except subprocess.TimeoutExpired:
             raise CaseFailed("the master still runs 15 s after SIGTERM")
         detail.append(f"exit status {code} after {time.monotonic() - t0:.2f} s")
+        require(code == 0, f"the master exited with status {code} on SIGTERM, expected 0")
         await asyncio.sleep(0.5)
         left = [p for p in kids if (st := proc_stat(p)) and st[0] != "Z"]
-        detail.append(f"workers left running: {left}" if left else
-                      f"all {len(kids)} workers gone")
+        require(not left, f"workers still running after the master exited: {left}")
+        detail.append(f"all {len(kids)} workers gone")
+
+
+async def case_hang(server: Server, results: Results, workdir: str) -> None:
+    """A worker that stops responding (SIGSTOP) is killed by the heartbeat
+    watchdog; its client hears of it within seconds and nothing leaks."""
+    a = RecorderClient(server.ws_url, name="hang-A")
+    try:
+        pid = None
+        with results.check("hang/find-worker", detail := []):
+            await start_connected(a)
+            pid = await worker_serving(server, a)
+            detail.append(f"worker {pid}")
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        with results.check("hang/client-gets-error", detail := []):
+            try:
+                msg = await a.next_message(timeout=4.0)
+            except RecorderError:
+                raise CaseFailed("no message within 4 s of freezing its worker")
+            elapsed = time.monotonic() - stopped_at
+            require(isinstance(msg, dict) and msg.get("id") == "error",
+                    f"got {str(msg)[:200]} instead of an error")
+            text = readable_error(msg, must_mention="responding")
+            require(elapsed <= 3.5, f"the error took {elapsed:.2f} s (watchdog is 2 s)")
+            detail.append(f"after {elapsed:.2f} s: {text[:100]!r}")
+        with results.check("hang/worker-reaped"):
+            deadline = time.monotonic() + 3
+            while pid in server.children() and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            kids = server.children()
+            require(pid not in kids, f"frozen worker {pid} is still a child "
+                                     f"(state {kids.get(pid)})")
+        with results.check("hang/sessions-after"):
+            n = await server.wait_sessions(0)
+            require(n == 0, f"/sessions reads {n} after the hang case, expected 0")
+    finally:
+        await close_quietly(a)
+
+
+async def case_crash_loop(server: Server, results: Results, workdir: str) -> None:
+    """Workers that die before they are ready are restarted with backoff, not
+    in a tight loop, and clients are told at once instead of waiting."""
+    broken = Server(server.master, "/bin/false", os.path.join(workdir, "crash-loop"), [])
+    os.makedirs(os.path.join(workdir, "crash-loop"), exist_ok=True)
+    try:
+        with results.check("crash-loop/backoff", detail := []):
+            broken.start()
+            await asyncio.sleep(4.0)
+            with open(broken.log_path, errors="replace") as f:
+                failures = sum(1 for line in f if "died before it was ready" in line)
+            # 2 spares at once, then at 0.4, 1.2, 2.8 s...: a handful, not hundreds.
+            require(2 <= failures <= 8, f"{failures} failed worker starts in 4 s "
+                                        f"(expected a few, backing off)")
+            detail.append(f"{failures} failed starts in 4 s")
+        with results.check("crash-loop/start-refused", detail := []):
+            c = RecorderClient(broken.ws_url, name="crash-loop")
+            try:
+                await c.connect()
+                await c.make_offer()
+                t0 = time.monotonic()
+                await c.send({"id": "start", "sdpOffer": c.offer_sdp})
+                msg = await c.expect_error(timeout=3.0)
+                detail.append(f"after {time.monotonic() - t0:.2f} s: "
+                              f"{readable_error(msg, must_mention='worker')[:80]!r}")
+            finally:
+                await close_quietly(c)
+        with results.check("crash-loop/still-serving"):
+            status, body = await broken.get("/ping")
+            require(status == 200 and body == "pong", f"/ping: HTTP {status} {body!r}")
+    finally:
+        broken.stop()
+
+
+def run_master(server: Server, *args: str, timeout: float = 10.0) -> subprocess.CompletedProcess:
+    return subprocess.run([server.master, *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+async def case_cli(server: Server, results: Results, workdir: str) -> None:
+    """The command line and the config file: help, version, errors, settings."""
+    with results.check("cli/help"):
+        r = run_master(server, "--help")
+        require(r.returncode == 0 and "--ice-address" in r.stdout and "--storage-dir" in r.stdout,
+                f"--help: status {r.returncode}, output {r.stdout[:200]!r}")
+    with results.check("cli/version"):
+        r = run_master(server, "--version")
+        require(r.returncode == 0 and r.stdout.startswith("webrtc-video "),
+                f"--version: status {r.returncode}, output {r.stdout!r}")
+    for name, args, mention in (
+            ("cli/unknown-option", ["--bogus"], "bogus"),
+            ("cli/bad-listen", ["--listen", "nowhere"], "listen"),
+            ("cli/bad-workers", ["--workers", "0"], "workers"),
+            ("cli/missing-config", ["--config", os.path.join(workdir, "none.conf")], "none.conf")):
+        with results.check(name):
+            r = run_master(server, *args)
+            require(r.returncode == 2 and mention in r.stderr,
+                    f"{args}: status {r.returncode} (expected 2), stderr {r.stderr[-300:]!r}")
+    conf = os.path.join(workdir, "typo.conf")
+    with open(conf, "w") as f:
+        f.write("[server]\nlisten = 127.0.0.1:1\nlisen = 127.0.0.1:2\n")
+    with results.check("cli/unknown-config-key"):
+        r = run_master(server, "--config", conf)
+        require(r.returncode == 2 and "lisen" in r.stderr,
+                f"status {r.returncode} (expected 2), stderr {r.stderr[-300:]!r}")
+    with results.check("cli/config-file", detail := []):
+        port = free_port("127.0.0.1")
+        storage = os.path.join(workdir, "conf-storage")
+        conf = os.path.join(workdir, "good.conf")
+        with open(conf, "w") as f:
+            f.write(f"# a comment\n[server]\nlisten = 127.0.0.1:{port}\n"
+                    f"[storage]\ndir = {storage}\n[workers]\nmin-spare = 1\n"
+                    f"path = {server.worker or ''}\n[ice]\naddresses = {SERVER_IP}\n")
+        if not server.worker:
+            with open(conf) as f:
+                text = f.read().replace("path = \n", "")
+            with open(conf, "w") as f:
+                f.write(text)
+        proc = subprocess.Popen([server.master, "--config", conf], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 10
+            status = None
+            while time.monotonic() < deadline and proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    status, body = rc.http_get(f"http://127.0.0.1:{port}/ping", timeout=1)
+                    if status == 200:
+                        break
+                await asyncio.sleep(0.2)
+            require(status == 200, f"no /ping on the configured port {port}")
+            require(os.path.isdir(storage), f"configured storage dir {storage} not created")
+            detail.append(f"listening on 127.0.0.1:{port}, storage {storage}")
+        finally:
+            proc.terminate()
+            try:
+                code = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+        require(code == 0, f"exit status {code} after SIGTERM, expected 0")
 
 
 CASES = [
@@ -657,6 +800,9 @@ CASES = [
     ("bad-input", case_bad_input),
     ("candidate-before-start", case_candidate_before_start),
     ("crash", case_crash),
+    ("hang", case_hang),
+    ("crash-loop", case_crash_loop),
+    ("cli", case_cli),
     ("sigterm", case_sigterm),
 ]
 
@@ -689,7 +835,7 @@ async def run(args, workdir: str) -> int:
     print(f"# master pid {server.pid} on {server.http_url}, work dir {workdir}", flush=True)
     try:
         for name, case in CASES:
-            if args.case and not any(name.startswith(p) or p.startswith(name) for p in args.case):
+            if args.case and name not in args.case:
                 continue
             if name != "sigterm" and server.proc.poll() is not None:
                 results.fail(name, f"master is gone (exit status {server.proc.returncode})")
@@ -714,7 +860,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description="End-to-end test of the webrtc-video recorder.")
     p.add_argument("--master", required=True, help="the webrtc-video executable")
     p.add_argument("--worker", help="the webrtc-video-worker executable (--worker-path)")
-    p.add_argument("--case", action="append", help="run only cases starting with this")
+    p.add_argument("--case", action="append", choices=[name for name, _ in CASES],
+                   help="run only this case group (repeatable)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--server-arg", action="append", help="extra argument for the master")
     args = p.parse_args()
