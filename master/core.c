@@ -32,6 +32,7 @@
 #include "log.h"
 #include "pool.h"
 #include "recorder.h"
+#include "spool.h"
 
 enum conn_kind { CONN_RECORDER };
 
@@ -256,6 +257,9 @@ static int core_init(struct core *core, struct config *cfg, int transport_fd)
         core->signals[i] = evsignal_new(core->base, signals[i], core_on_signal, core);
         evsignal_add(core->signals[i], NULL);
     }
+    int salvaged = spool_salvage_all(cfg);
+    if (salvaged)
+        log_warn("kept %d partial recording(s) left in the spool by an earlier run", salvaged);
     core->pool = pool_new(core);
     core->recorder = recorder_new(core);
     core->tick = event_new(core->base, -1, EV_PERSIST, core_on_tick, core);

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "pool.h"
 #include "random.h"
+#include "spool.h"
 
 #define RECORDER_MAX_QUEUED_CANDIDATES 256
 
@@ -193,12 +194,21 @@ static void session_on_frame(void *data, const struct ipc_frame *f)
     }
 }
 
+/* The worker died mid-session: keep what it had recorded, tell the client. */
 static void session_on_worker_exit(void *data, const char *why)
 {
     struct session *s = data;
-    char message[256];
+    char message[512];
+    char *kept = spool_salvage(s->rec->core->cfg, s->key);
+
     s->worker = NULL; /* already gone: nothing to release */
-    snprintf(message, sizeof(message), "recording failed: %s", why);
+    if (kept)
+        snprintf(message, sizeof(message),
+                 "recording failed: %s; what was recorded until then is at %s%s", why,
+                 s->url_base, kept);
+    else
+        snprintf(message, sizeof(message), "recording failed: %s", why);
+    g_free(kept);
     session_fail(s, message);
 }
 

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -581,6 +582,7 @@ async def case_crash(server: Server, results: Results, workdir: str) -> None:
     b = RecorderClient(server.ws_url, video_codec="H264", name="crash-B")
     try:
         pid_a = None
+        error_a = ""
         with results.check("crash/find-worker", detail := []):
             await start_connected(a, b)
             pid_a = await worker_serving(server, a)
@@ -601,8 +603,23 @@ async def case_crash(server: Server, results: Results, workdir: str) -> None:
                 raise CaseFailed("no message within 3 s of SIGKILL of its worker")
             require(isinstance(msg, dict) and msg.get("id") == "error",
                     f"got {str(msg)[:200]} instead of an error")
-            detail.append(f"after {time.monotonic() - killed_at:.2f} s: "
-                          + repr(readable_error(msg))[:120])
+            error_a = readable_error(msg, must_mention="crashed")
+            detail.append(f"after {time.monotonic() - killed_at:.2f} s: {error_a[:160]!r}")
+        with results.check("crash/a-partial-kept", detail := []):
+            # The master moves what the dead worker had written into storage
+            # and names its URL in the error.
+            urls = re.findall(r"https?://\S+", error_a if pid_a else "")
+            require(urls, f"the error names no URL for the partial recording: {error_a!r}")
+            status, body = await rc.async_http_get(urls[0])
+            require(status == 200 and len(body) > 0, f"GET {urls[0]}: HTTP {status}")
+            path = os.path.join(workdir, "crash-partial" + os.path.splitext(urls[0])[1])
+            with open(path, "wb") as f:
+                f.write(body)
+            info = rc.probe_recording(path)
+            video = [s for s in info["streams"] if s.get("codec_type") == "video"]
+            frames = int(video[0].get("nb_read_frames", 0)) if video else 0
+            require(frames > 0, f"partial recording {path} has no decodable video frame")
+            detail.append(f"{len(body)} B, {frames} video frames decode")
         with results.check("crash/b-uploads", detail := []):
             await hold_until(b, RECORD_SECONDS)
             detail.append(await finish(b, workdir))

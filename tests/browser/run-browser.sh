@@ -1,0 +1,149 @@
+#!/bin/sh
+# tests/browser/run-browser.sh - meson's entry point for the real-browser tests.
+#
+#   tests/browser/run-browser.sh chromium|firefox --master PATH --worker PATH
+#
+# As root, re-executes itself inside a private network namespace
+# (tests/lib/netns.sh), starts the master there (--listen 10.77.0.1:PORT
+# --ice-address 10.77.0.1, a temporary storage dir, --log-level debug), runs
+# record.mjs (the browser, via playwright-core or puppeteer-core from
+# tests/browser/node_modules, installed by `packaging/install-deps --test`)
+# and judges each recording with check.py (ffprobe through
+# tests/lib/recorder_client.py).  On failure the master's log is shown and the
+# temporary directory (JSON results with offer/answer SDP, recordings, log)
+# is kept.  Exit: 0 passed, 1 failed, 77 skipped (not root).
+#
+# Cases: Chromium records its default offer (VP8), then H.264 and VP9 forced
+# with setCodecPreferences; Firefox records its default offer (VP8).
+# BROWSER_TEST_CASES overrides the list (comma-separated: default,H264,VP9).
+set -u
+here=$(dirname "$(readlink -f "$0")")
+RECORD_SECONDS=4
+
+browser=${1:-}
+[ "$#" -gt 0 ] && shift
+master="" worker=""
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+    --master) master=$2; shift 2 ;;
+    --worker) worker=$2; shift 2 ;;
+    *) echo "run-browser.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+case "$browser" in
+chromium) exe=/usr/bin/chromium; default_cases=default,H264,VP9 ;;
+firefox) exe=/usr/bin/firefox-esr; default_cases=default ;;
+*) echo "usage: $0 chromium|firefox --master PATH --worker PATH" >&2; exit 2 ;;
+esac
+if [ -z "$master" ] || [ -z "$worker" ]; then
+    echo "usage: $0 $browser --master PATH --worker PATH" >&2
+    exit 2
+fi
+cases=${BROWSER_TEST_CASES:-$default_cases}
+
+if [ "${WV_BROWSER_NETNS:-}" != 1 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "browser-$browser: skipped: needs root for unshare -n and a veth pair"
+        exit 77
+    fi
+    # Anything else missing is a failure: packaging/install-deps --test installs it.
+    missing=""
+    for tool in node ffprobe ffmpeg unshare ip curl; do
+        command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+    done
+    [ -x "$exe" ] || missing="$missing $exe"
+    [ -d "$here/node_modules/playwright-core" ] && [ -d "$here/node_modules/puppeteer-core" ] ||
+        missing="$missing tests/browser/node_modules"
+    /usr/bin/python3 -c 'import aiortc' 2>/dev/null || missing="$missing python3-aiortc"
+    if [ -n "$missing" ]; then
+        echo "browser-$browser: FAIL: missing:$missing (run packaging/install-deps --test)"
+        exit 1
+    fi
+    master=$(readlink -f "$master")
+    worker=$(readlink -f "$worker")
+    exec "$here/../lib/netns.sh" env WV_BROWSER_NETNS=1 "$0" "$browser" \
+        --master "$master" --worker "$worker"
+fi
+
+# ---- inside the namespace ----
+server_ip=${NETNS_SERVER_IP:-10.77.0.1}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/wv-browser-$browser.XXXXXX")
+log="$tmp/master.log"
+master_pid=""
+
+cleanup() {
+    if [ -n "$master_pid" ]; then
+        # setsid made the master a process-group leader: its group is the
+        # master and the workers it forked, nothing else.
+        kill -TERM "$master_pid" 2>/dev/null
+        i=0
+        while kill -0 "$master_pid" 2>/dev/null && [ "$i" -lt 30 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -KILL -- "-$master_pid" 2>/dev/null
+        wait "$master_pid" 2>/dev/null
+    fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+show_log() {
+    echo "---- master log ($log, last 150 lines) ----"
+    tail -n 150 "$log"
+    echo "---- end of master log; everything is kept in $tmp ----"
+}
+
+port=$(/usr/bin/python3 -c 'import socket, sys
+s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$server_ip")
+# The master forks its workers; setsid keeps them in their own group.
+setsid "$master" --listen "$server_ip:$port" --ice-address "$server_ip" \
+    --storage-dir "$tmp/storage" --worker-path "$worker" --workers 4 \
+    --log-level debug </dev/null >"$log" 2>&1 &
+master_pid=$!
+
+i=0
+until curl -sf -o /dev/null "http://$server_ip:$port/ping"; do
+    i=$((i + 1))
+    if [ "$i" -gt 100 ] || ! kill -0 "$master_pid" 2>/dev/null; then
+        echo "FAIL browser-$browser: the master did not answer /ping"
+        show_log
+        exit 1
+    fi
+    sleep 0.2
+done
+echo "browser-$browser: master $server_ip:$port (pid $master_pid), work dir $tmp"
+
+status=0
+node "$here/record.mjs" "$browser" --ws "ws://$server_ip:$port/api/recorder" \
+    --out "$tmp" --seconds "$RECORD_SECONDS" --cases "$cases" || status=1
+# Judge every case that left a result, including the failed ones (their
+# offer and answer SDP are worth seeing).
+set -- "$tmp/$browser"-*.json
+[ -e "$1" ] || set --
+/usr/bin/python3 "$here/check.py" "$@" || status=1
+
+if kill -0 "$master_pid" 2>/dev/null; then
+    i=0
+    while :; do
+        sessions=$(curl -sf "http://$server_ip:$port/sessions" || echo "?")
+        [ "$sessions" = 0 ] || [ "$i" -ge 25 ] && break
+        i=$((i + 1))
+        sleep 0.2
+    done
+    if [ "$sessions" != 0 ]; then
+        echo "FAIL browser-$browser: /sessions is '$sessions' after every case ended"
+        status=1
+    fi
+else
+    echo "FAIL browser-$browser: the master died"
+    status=1
+fi
+
+if [ "$status" != 0 ]; then
+    show_log
+    exit 1
+fi
+echo "browser-$browser: all cases passed ($cases)"
+rm -rf "$tmp"
+exit 0
