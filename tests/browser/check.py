@@ -6,9 +6,12 @@
 For each case file written by record.mjs: the session must have ended in
 uploadSuccess; the file at videoUrl is downloaded next to the JSON and judged
 by tests/lib/recorder_client.py's check_recording() (ffprobe with every frame
-decoded: one video and one Opus 48 kHz audio stream, 640x360, enough frames,
-frames that differ, duration within 1 s of the seconds the page recorded, no
-decoder complaints). The case name says the video codec expected: `default`
+decoded: one video and one Opus 48 kHz audio stream, enough frames, frames
+that differ, duration within 1 s of the seconds the page recorded, no decoder
+complaints). The camera track must be 640x360; the encoder may send it scaled
+down (Firefox starts at 320x180 and steps up), so the file must start with the
+first size the browser's getStats() reported and hold no frame of a size the
+browser never reported. The case name says the video codec expected: `default`
 (the browser's own codec order) must give VP8, other cases the codec they
 forced. The browser's own getStats() must agree on the codec it sent.
 
@@ -20,6 +23,7 @@ Run with /usr/bin/python3 (recorder_client imports aiortc, Debian's package).
 import json
 import os
 import re
+import subprocess
 import sys
 import urllib.request
 
@@ -31,6 +35,7 @@ import recorder_client as rc  # noqa: E402
 EXPECTED = {"default": "vp8", "VP8": "vp8", "VP9": "vp9", "H264": "h264"}
 EXTENSION = {"vp8": ".webm", "vp9": ".webm", "h264": ".mkv"}
 TOLERANCE = 1.0  # seconds
+track_size = (rc.VIDEO_WIDTH, rc.VIDEO_HEIGHT)  # what recorder.html asks the camera for
 
 
 def sdp_codecs(sdp):
@@ -78,6 +83,19 @@ def describe_sdp(sdp):
     return "; ".join(parts) + (f"; BUNDLE {bundle}" if bundle else "; no BUNDLE")
 
 
+def frame_sizes(path):
+    """{"WxH": decoded video frames of that size}, in order of appearance."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "frame=width,height", "-of", "csv=p=0", path],
+        capture_output=True, text=True, timeout=60)
+    sizes = {}
+    for line in out.stdout.split():
+        w, _, h = line.partition(",")
+        sizes[f"{w}x{h.strip(',')}"] = sizes.get(f"{w}x{h.strip(',')}", 0) + 1
+    return sizes
+
+
 def download(url, dest):
     with urllib.request.urlopen(url, timeout=10) as resp:
         if resp.status != 200:
@@ -113,6 +131,10 @@ def check_case(path):
                 f"{video_stats.get('frameWidth')}x{video_stats.get('frameHeight')} "
                 f"{video_stats.get('framesEncoded')} frames ({video_stats.get('encoderImplementation')}), "
                 f"audio {audio_stats.get('codec')}; pair {(res.get('stats') or {}).get('selectedPair')}")
+    info.append(f"ICE: {len(res.get('localCandidates') or [])} local candidates sent "
+                f"({sum(1 for c in res.get('localCandidates') or [] if c.get('candidate') == '')} "
+                f"end-of-candidates), {len(res.get('remoteCandidates') or [])} received; "
+                f"states {' '.join(s[0][0] + ':' + s[1] for s in res.get('states') or [])}")
     if sent != "video/" + expected:
         problems.append(f"the browser sent {video_stats.get('codec')}, expected video/{expected}")
     if (audio_stats.get("codec") or "").lower() != "audio/opus":
@@ -131,11 +153,49 @@ def check_case(path):
     except (OSError, rc.RecorderError) as e:
         problems.append(f"download {url}: {e}")
         return name, problems, info
-    result = rc.check_recording(dest, video_codec=expected, seconds=res["seconds"],
-                                tolerance=TOLERANCE)
+    # The browser's encoder may scale the camera's 640x360 down and back up
+    # (Firefox starts at 320x180): the file must hold exactly the sizes the
+    # browser reported sending, its first one in the track header.
+    track = (res.get("trackSettings") or {}).get("video") or {}
+    if (track.get("width"), track.get("height")) != (rc.VIDEO_WIDTH, rc.VIDEO_HEIGHT):
+        problems.append(f"the camera track is {track.get('width')}x{track.get('height')}, "
+                        f"expected {rc.VIDEO_WIDTH}x{rc.VIDEO_HEIGHT}")
+    sent_sizes = res.get("sentSizes") or []
+    if not sent_sizes:
+        problems.append("the browser reported no sent frame size")
+        return name, problems, info
+    first_w, first_h = (int(x) for x in sent_sizes[0].split("x"))
+    rc.VIDEO_WIDTH, rc.VIDEO_HEIGHT = first_w, first_h
+    try:
+        result = rc.check_recording(dest, video_codec=expected, seconds=res["seconds"],
+                                    tolerance=TOLERANCE)
+    finally:
+        rc.VIDEO_WIDTH, rc.VIDEO_HEIGHT = track_size
     info.append(f"recorded {res['seconds']:.2f} s; ffprobe: {result.summary}")
     problems += result.problems
+    sizes = frame_sizes(dest)
+    info.append("decoded frame sizes: " + ", ".join(f"{s} x{n}" for s, n in sizes.items()) +
+                f" (browser sent: {', '.join(sent_sizes)})")
+    strays = [s for s in sizes if s not in sent_sizes]
+    if strays:
+        problems.append(f"decoded frames of size {', '.join(strays)}, which the browser never "
+                        f"sent ({', '.join(sent_sizes)})")
     return name, problems, info
+
+
+def print_sdp(path):
+    """The whole offer and answer of a failed case, for the diagnosis."""
+    try:
+        with open(path) as f:
+            res = json.load(f)
+    except (OSError, ValueError):
+        return
+    for what in ("offer", "answer"):
+        sdp = res.get(what)
+        print(f"    ---- {what} SDP ----" if sdp else f"    ---- no {what} SDP ----")
+        for line in (sdp or "").splitlines():
+            print(f"    | {line}")
+    print("    ---- end of SDP ----", flush=True)
 
 
 def main(paths):
@@ -155,6 +215,8 @@ def main(paths):
             print(f"ok {name}", flush=True)
         for line in info:
             print(f"    {line}", flush=True)
+        if problems:
+            print_sdp(path)
     return 1 if failed else 0
 
 

@@ -14,11 +14,15 @@
 # is kept.  Exit: 0 passed, 1 failed, 77 skipped (not root).
 #
 # Cases: Chromium records its default offer (VP8), then H.264 and VP9 forced
-# with setCodecPreferences; Firefox records its default offer (VP8).
-# BROWSER_TEST_CASES overrides the list (comma-separated: default,H264,VP9).
+# with setCodecPreferences; Firefox its default offer (VP8), then VP9 forced
+# (Debian's Firefox ESR cannot send H.264: that needs the OpenH264 plugin,
+# which Firefox downloads at run time).
+# BROWSER_TEST_CASES overrides the list (comma-separated: default,H264,VP9);
+# BROWSER_TEST_KEEP=1 keeps the work dir after a pass too; BROWSER_TEST_SECONDS
+# changes how long each case records (default 4).
 set -u
 here=$(dirname "$(readlink -f "$0")")
-RECORD_SECONDS=4
+RECORD_SECONDS=${BROWSER_TEST_SECONDS:-4}
 
 browser=${1:-}
 [ "$#" -gt 0 ] && shift
@@ -32,7 +36,7 @@ while [ "$#" -gt 0 ]; do
 done
 case "$browser" in
 chromium) exe=/usr/bin/chromium; default_cases=default,H264,VP9 ;;
-firefox) exe=/usr/bin/firefox-esr; default_cases=default ;;
+firefox) exe=/usr/bin/firefox-esr; default_cases=default,VP9 ;;
 *) echo "usage: $0 chromium|firefox --master PATH --worker PATH" >&2; exit 2 ;;
 esac
 if [ -z "$master" ] || [ -z "$worker" ]; then
@@ -119,8 +123,15 @@ node "$here/record.mjs" "$browser" --ws "ws://$server_ip:$port/api/recorder" \
     --out "$tmp" --seconds "$RECORD_SECONDS" --cases "$cases" || status=1
 # Judge every case that left a result, including the failed ones (their
 # offer and answer SDP are worth seeing).
-set -- "$tmp/$browser"-*.json
-[ -e "$1" ] || set --
+set --
+for case in $(echo "$cases" | tr ',' ' '); do
+    if [ -e "$tmp/$browser-$case.json" ]; then
+        set -- "$@" "$tmp/$browser-$case.json"
+    else
+        echo "FAIL $browser/$case: record.mjs left no result"
+        status=1
+    fi
+done
 /usr/bin/python3 "$here/check.py" "$@" || status=1
 
 if kill -0 "$master_pid" 2>/dev/null; then
@@ -145,5 +156,9 @@ if [ "$status" != 0 ]; then
     exit 1
 fi
 echo "browser-$browser: all cases passed ($cases)"
-rm -rf "$tmp"
+if [ -n "${BROWSER_TEST_KEEP:-}" ]; then
+    echo "browser-$browser: kept $tmp"
+else
+    rm -rf "$tmp"
+fi
 exit 0
