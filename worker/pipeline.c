@@ -400,7 +400,10 @@ static void pipeline_plan_mline(struct pipeline *p, const GstSDPMessage *msg, gu
         return;
     }
     (*sending)++;
-    if (m->codec && m->codec->needs_matroska)
+    if (!m->codec)
+        log_warn("media section %u (%s) has no codec we can record: answering it inactive",
+                 i, m->media);
+    else if (m->codec->needs_matroska)
         p->matroska = TRUE;
 }
 
