@@ -69,12 +69,14 @@ struct pipeline_mline {
     const char *media;   /* "audio", "video", or NULL for anything else */
     const struct pipeline_codec *codec; /* NULL: not recorded */
     GstCaps *decline_caps; /* the offer's first codec, to answer it inactive */
+    int twcc_ext_id;       /* the offer's transport-wide-cc extension id, 0: none */
     GstPad *mux_pad;
     GstElement *head;    /* first element of the linked branch */
     gboolean ended;      /* the track got its EOS: nothing links to it any more */
     gboolean got_data;
     atomic_int dropping;   /* the branch was ended: drop what webrtcbin still sends */
     GstClockTime last_pts; /* the branch's streaming thread only */
+    gboolean keyframe_seen; /* likewise: video is recorded from its first keyframe */
 };
 
 struct pipeline_candidate {
@@ -291,9 +293,16 @@ static GstPadProbeReturn pipeline_on_mux_data(GstPad *pad, GstPadProbeInfo *info
 }
 
 /*
- * The jitterbuffer gives frames of a burst the same PTS; h264parse then
- * strips the PTS of all but the first, and matroskamux turns a missing PTS
- * into a negative duration.  Keep each branch's PTS strictly increasing.
+ * What leaves a depayloader, before it is recorded:
+ *  - video starts at its first keyframe, so that the file opens decodable.
+ *    After that every frame is kept: a lost packet costs artifacts until the
+ *    next keyframe (which the depayloader asks for), not the frames
+ *    themselves.  The depayloaders' own wait-for-keyframe would drop a whole
+ *    GOP after any loss, seconds of video from a sender that ignores PLI
+ *    (aiortc's H.264 encoder does).
+ *  - the jitterbuffer gives frames of a burst the same PTS; h264parse then
+ *    strips the PTS of all but the first, and matroskamux turns a missing PTS
+ *    into a negative duration.  Keep each branch's PTS strictly increasing.
  */
 static GstPadProbeReturn pipeline_on_depay_data(GstPad *pad, GstPadProbeInfo *info,
                                                 gpointer data)
@@ -301,6 +310,11 @@ static GstPadProbeReturn pipeline_on_depay_data(GstPad *pad, GstPadProbeInfo *in
     struct pipeline_mline *m = data;
     GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
     GstClockTime pts = GST_BUFFER_PTS(buf);
+    if (!m->keyframe_seen && strcmp(m->media, "video") == 0) {
+        if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT))
+            return GST_PAD_PROBE_DROP;
+        m->keyframe_seen = TRUE;
+    }
     if (GST_CLOCK_TIME_IS_VALID(m->last_pts) &&
         (!GST_CLOCK_TIME_IS_VALID(pts) || pts <= m->last_pts)) {
         buf = gst_buffer_make_writable(buf);
@@ -377,6 +391,23 @@ static void pipeline_plan_codec(struct pipeline_mline *m, const GstSDPMedia *med
     }
 }
 
+#define PIPELINE_TWCC_URI "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+
+/* The id the offer gives transport-wide congestion control, if any. */
+static int pipeline_twcc_ext_id(const GstSDPMedia *media)
+{
+    for (guint i = 0; i < gst_sdp_media_attributes_len(media); i++) {
+        const GstSDPAttribute *a = gst_sdp_media_get_attribute(media, i);
+        int id = 0;
+        char uri[128];
+        if (g_strcmp0(a->key, "extmap") == 0 && a->value &&
+            sscanf(a->value, "%d %127s", &id, uri) == 2 && strcmp(uri, PIPELINE_TWCC_URI) == 0 &&
+            id > 0 && id < 256)
+            return id;
+    }
+    return 0;
+}
+
 static void pipeline_plan_mline(struct pipeline *p, const GstSDPMessage *msg, guint i,
                                 GString *offered, guint *sending)
 {
@@ -395,6 +426,7 @@ static void pipeline_plan_mline(struct pipeline *p, const GstSDPMessage *msg, gu
     if (!m->media)
         return;
     pipeline_plan_codec(m, media, offered);
+    m->twcc_ext_id = pipeline_twcc_ext_id(media);
     if (!pipeline_media_active(media) || !pipeline_media_sends(msg, media)) {
         m->codec = NULL;
         return;
@@ -536,7 +568,7 @@ static void pipeline_configure_branch(const struct pipeline_codec *codec, GstEle
     if (pipeline_has_property(els[0], "request-keyframe"))
         g_object_set(els[0], "request-keyframe", TRUE, NULL);
     if (pipeline_has_property(els[0], "wait-for-keyframe"))
-        g_object_set(els[0], "wait-for-keyframe", TRUE, NULL);
+        g_object_set(els[0], "wait-for-keyframe", FALSE, NULL); /* see pipeline_on_depay_data */
     if (strcmp(codec->name, "H264") == 0) {
         GstCaps *caps = gst_caps_from_string("video/x-h264,stream-format=avc3,alignment=au");
         g_object_set(els[1], "config-interval", -1, NULL);
@@ -923,12 +955,25 @@ static int pipeline_add_addresses(struct pipeline *p, const struct pipeline_star
  * and accepts recvonly what matches none: an m-line we do not record gets
  * an INACTIVE transceiver with its own first codec, so it is answered inactive.
  */
+/*
+ * What we accept on an m-line.  Accepting the offer's transport-wide-cc
+ * extension makes webrtcbin answer it and send TWCC feedback, without which a
+ * browser ramps its bitrate up from receiver reports alone, slowly: the
+ * first seconds of a recording would be blurred.
+ */
 static GstCaps *pipeline_mline_caps(const struct pipeline_mline *m)
 {
-    if (m->codec)
-        return gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, m->media,
-                                   "encoding-name", G_TYPE_STRING, m->codec->name, "clock-rate",
-                                   G_TYPE_INT, m->codec->clock_rate, NULL);
+    if (m->codec) {
+        GstCaps *caps = gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, m->media,
+                                            "encoding-name", G_TYPE_STRING, m->codec->name,
+                                            "clock-rate", G_TYPE_INT, m->codec->clock_rate, NULL);
+        if (m->twcc_ext_id) {
+            char field[16];
+            snprintf(field, sizeof(field), "extmap-%d", m->twcc_ext_id);
+            gst_caps_set_simple(caps, field, G_TYPE_STRING, PIPELINE_TWCC_URI, NULL);
+        }
+        return caps;
+    }
     if (m->decline_caps)
         return gst_caps_ref(m->decline_caps);
     return gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, m->media, NULL);

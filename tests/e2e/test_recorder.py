@@ -298,7 +298,7 @@ async def finish(client: RecorderClient, workdir: str, **expect) -> str:
     path = os.path.join(workdir, f"{client.name}-{rec.key.replace('/', '_')}")
     await client.download(rec, path)
     return require_good_recording(path, rec.seconds_sent, video=client.video,
-                                  audio=client.audio,
+                                  audio=client.audio, frames_sent=rec.video_frames_sent,
                                   video_codec=client.video_codec if client.video else None,
                                   **expect)
 
