@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 /*
  * The schema of a JSON object: each rule names a field, its type, whether
  * it must be there and whether null stands for "absent".  Unknown fields are
@@ -223,29 +225,20 @@ void client_msg_clear(struct client_msg *msg)
     memset(msg, 0, sizeof(*msg));
 }
 
-static char *dump_and_free(json_t *o)
-{
-    if (!o)
-        return NULL;
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
-}
-
 char *client_msg_start_response(const char *sdp_answer)
 {
-    return dump_and_free(json_pack("{s:s, s:s}", "id", "startResponse", "sdpAnswer", sdp_answer));
+    return proto_json_dump(json_pack("{s:s, s:s}", "id", "startResponse", "sdpAnswer", sdp_answer));
 }
 
 char *client_msg_ice_candidate(const struct ice_candidate *c)
 {
-    return dump_and_free(
+    return proto_json_dump(
         json_pack("{s:s, s:o}", "id", "iceCandidate", "candidate", ice_candidate_to_json(c)));
 }
 
 char *client_msg_upload_success(const char *video_url, const char *key)
 {
-    return dump_and_free(
+    return proto_json_dump(
         json_pack("{s:s, s:s, s:s}", "id", "uploadSuccess", "videoUrl", video_url, "key", key));
 }
 
@@ -263,7 +256,7 @@ char *client_msg_error(const char *fmt, ...)
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
     gchar *valid = g_utf8_make_valid(message, -1);
-    char *out = dump_and_free(json_pack("{s:s, s:s}", "id", "error", "message", valid));
+    char *out = proto_json_dump(json_pack("{s:s, s:s}", "id", "error", "message", valid));
     g_free(valid);
     return out;
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 static json_t *load(const uint8_t *p, size_t n, char *err, size_t errlen)
 {
     json_error_t jerr;
@@ -29,15 +31,6 @@ static int fail(json_t **root, const json_error_t *jerr, const char *what, char 
     json_decref(*root);
     *root = NULL;
     return -1;
-}
-
-static char *dump(json_t *o)
-{
-    if (!o)
-        return NULL;
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
 }
 
 /* Unpack `root` (parsed from p/n) with `fmt`, or fail naming `what`. */
@@ -161,12 +154,12 @@ int ipc_http_response_decode(const uint8_t *p, size_t n, struct ipc_http_respons
 
 char *ipc_hello_encode(const struct ipc_hello *m)
 {
-    return dump(json_pack("{s:I}", "pid", (json_int_t)m->pid));
+    return proto_json_dump(json_pack("{s:I}", "pid", (json_int_t)m->pid));
 }
 
 char *ipc_heartbeat_encode(const struct ipc_heartbeat *m)
 {
-    return dump(json_pack("{s:s, s:I}", "state", m->state, "bytes", (json_int_t)m->bytes));
+    return proto_json_dump(json_pack("{s:s, s:I}", "state", m->state, "bytes", (json_int_t)m->bytes));
 }
 
 char *ipc_start_encode(const struct ipc_start *m)
@@ -181,7 +174,7 @@ char *ipc_start_encode(const struct ipc_start *m)
             return NULL;
         }
     }
-    return dump(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b}", "session", m->session, "sdp",
+    return proto_json_dump(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b}", "session", m->session, "sdp",
                           m->sdp, "key", m->key, "spool_dir", m->spool_dir, "storage_dir",
                           m->storage_dir, "url_base", m->url_base, "ice_addresses", addrs,
                           "loopback", m->loopback));
@@ -189,38 +182,38 @@ char *ipc_start_encode(const struct ipc_start *m)
 
 char *ipc_candidate_encode(const struct ice_candidate *m)
 {
-    return dump(ice_candidate_to_json(m));
+    return proto_json_dump(ice_candidate_to_json(m));
 }
 
 char *ipc_answer_encode(const struct ipc_answer *m)
 {
-    return dump(json_pack("{s:s}", "sdp", m->sdp));
+    return proto_json_dump(json_pack("{s:s}", "sdp", m->sdp));
 }
 
 char *ipc_done_encode(const struct ipc_done *m)
 {
-    return dump(json_pack("{s:s, s:s, s:I, s:I}", "key", m->key, "url", m->url, "bytes",
+    return proto_json_dump(json_pack("{s:s, s:s, s:I, s:I}", "key", m->key, "url", m->url, "bytes",
                           (json_int_t)m->bytes, "duration_ms", (json_int_t)m->duration_ms));
 }
 
 char *ipc_error_encode(const struct ipc_error *m)
 {
-    return dump(json_pack("{s:s, s:b}", "message", m->message, "fatal", m->fatal));
+    return proto_json_dump(json_pack("{s:s, s:b}", "message", m->message, "fatal", m->fatal));
 }
 
 char *ipc_ws_open_encode(const struct ipc_ws_open *m)
 {
-    return dump(json_pack("{s:s, s:s, s:s}", "path", m->path, "peer", m->peer, "host", m->host));
+    return proto_json_dump(json_pack("{s:s, s:s, s:s}", "path", m->path, "peer", m->peer, "host", m->host));
 }
 
 char *ipc_http_request_encode(const struct ipc_http_request *m)
 {
-    return dump(json_pack("{s:s, s:s, s:s}", "method", m->method, "path", m->path, "accept",
+    return proto_json_dump(json_pack("{s:s, s:s, s:s}", "method", m->method, "path", m->path, "accept",
                           m->accept));
 }
 
 char *ipc_http_response_encode(const struct ipc_http_response *m)
 {
-    return dump(json_pack("{s:i, s:s, s:s}", "status", m->status, "content_type",
+    return proto_json_dump(json_pack("{s:i, s:s, s:s}", "status", m->status, "content_type",
                           m->content_type, "body", m->body));
 }
