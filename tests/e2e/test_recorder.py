@@ -20,7 +20,7 @@ group, --keep keeps the temporary directory (storage dir, downloaded files,
 master log), which is also kept whenever a case fails.
 
 Cases: ping, api-ping, sessions-idle, concurrent/*, audio-only, video-only,
-close-without-stop, bad-input/*, candidate-before-start, crash/*, hang/*,
+close-without-stop, media-stops, bad-input/*, candidate-before-start, crash/*, hang/*,
 crash-loop/*, cli/*, sigterm. Meson runs each group as its own test.
 """
 
@@ -465,6 +465,31 @@ async def case_close_without_stop(server: Server, results: Results, workdir: str
     await close_quietly(client)
 
 
+async def case_media_stops(server: Server, results: Results, workdir: str) -> None:
+    """The peer connection dies (network gone, tab frozen) while the websocket
+    stays up and no stop comes: the worker notices that media stopped,
+    finishes the file and the client still gets uploadSuccess."""
+    client = RecorderClient(server.ws_url, name="media-stops")
+    try:
+        with results.check("media-stops", detail := []):
+            await start_connected(client)
+            await hold_until(client, SHORT_SECONDS)
+            seconds = time.monotonic() - client.connected_at
+            await client.pc.close()  # media and ICE stop; the websocket stays open
+            t0 = time.monotonic()
+            msg = await client.expect("uploadSuccess", timeout=20.0)
+            detail.append(f"uploadSuccess {time.monotonic() - t0:.1f} s after media stopped")
+            path = os.path.join(workdir, "media-stops-" + msg["key"])
+            status, body = await rc.async_http_get(msg["videoUrl"])
+            require(status == 200, f"GET {msg['videoUrl']}: HTTP {status}")
+            with open(path, "wb") as f:
+                f.write(body)
+            detail.append(require_good_recording(path, seconds, video_codec="VP8",
+                                                 tolerance=1.5, strict=False))
+    finally:
+        await close_quietly(client)
+
+
 async def case_bad_input(server: Server, results: Results, workdir: str) -> None:
     good = RecorderClient(server.ws_url, name="bad-input-bystander")
     bad = RecorderClient(server.ws_url, name="bad-input")
@@ -814,6 +839,7 @@ CASES = [
     ("concurrent", case_concurrent),
     ("single-medium", case_single_medium),
     ("close-without-stop", case_close_without_stop),
+    ("media-stops", case_media_stops),
     ("bad-input", case_bad_input),
     ("candidate-before-start", case_candidate_before_start),
     ("crash", case_crash),
