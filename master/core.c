@@ -3,8 +3,8 @@
  *
  * Frames from the transport thread arrive in core_on_transport_frame and are
  * routed by connection id: a websocket opened on a service's path is bound
- * to that service (today: the recorder), and its messages and its close go
- * there.  Dynamic HTTP requests (/ping, /sessions) are answered here.
+ * to that service (service.h; today: the recorder), and its messages and its
+ * close go there.  Dynamic HTTP requests (/ping, /sessions) are answered here.
  *
  * Process model, kept in one place:
  *   SIGCHLD          reap workers (pool_reap)
@@ -32,14 +32,13 @@
 #include "log.h"
 #include "pool.h"
 #include "recorder.h"
+#include "service.h"
 #include "spool.h"
-
-enum conn_kind { CONN_RECORDER };
 
 struct conn {
     uint64_t id;
-    enum conn_kind kind;
-    void *service; /* struct rconn * */
+    const struct service *service;
+    void *state; /* the service's, for this connection */
 };
 
 struct conn_table {
@@ -84,15 +83,17 @@ static void core_on_ws_open(struct core *core, const struct ipc_frame *f)
         core_ws_close(core, f->id, "internal error");
         return;
     }
-    if (strcmp(m.path, "/api/recorder") != 0) {
-        core_ws_close(core, f->id, "no such endpoint");
+    const struct service *svc = service_for_path(m.path);
+    void *state = svc ? svc->open(core, f->id, m.peer, m.host) : NULL;
+    if (!state) {
+        core_ws_close(core, f->id, svc ? "refused" : "no such endpoint");
         json_decref(root);
         return;
     }
     struct conn *c = g_new0(struct conn, 1);
     c->id = f->id;
-    c->kind = CONN_RECORDER;
-    c->service = recorder_open(core->recorder, f->id, m.peer, m.host);
+    c->service = svc;
+    c->state = state;
     g_hash_table_insert(core->conns->by_id, &c->id, c);
     log_debug("connection %llu: %s from %s", (unsigned long long)f->id, m.path, m.peer);
     json_decref(root);
@@ -103,7 +104,7 @@ static void core_on_ws_close(struct core *core, const struct ipc_frame *f)
     struct conn *c = g_hash_table_lookup(core->conns->by_id, &f->id);
     if (!c)
         return;
-    recorder_close(c->service);
+    c->service->close(c->state);
     g_hash_table_remove(core->conns->by_id, &f->id);
     g_free(c);
 }
@@ -112,7 +113,7 @@ static void core_on_ws_text(struct core *core, const struct ipc_frame *f)
 {
     struct conn *c = g_hash_table_lookup(core->conns->by_id, &f->id);
     if (c)
-        recorder_text(c->service, (const char *)f->payload, f->len);
+        c->service->text(c->state, (const char *)f->payload, f->len);
 }
 
 static void core_on_http_request(struct core *core, const struct ipc_frame *f)
@@ -277,7 +278,7 @@ static void core_fini(struct core *core)
     g_hash_table_iter_init(&it, core->conns->by_id);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         struct conn *c = value;
-        recorder_close(c->service);
+        c->service->close(c->state);
         g_free(c);
     }
     g_hash_table_destroy(core->conns->by_id);

@@ -14,6 +14,7 @@
 #include "config_build.h"
 #include "core.h"
 #include "log.h"
+#include "service.h"
 #include "transport.h"
 
 int main(int argc, char **argv)
@@ -42,10 +43,16 @@ int main(int argc, char **argv)
         log_error("socketpair failed");
         goto out;
     }
+    const char *ws_paths[16];
+    size_t n = 0;
+    for (; services[n] && n + 1 < sizeof(ws_paths) / sizeof(ws_paths[0]); n++)
+        ws_paths[n] = services[n]->path;
+    ws_paths[n] = NULL;
     struct transport_config tc = {
         .listen_host = cfg.listen_host,
         .listen_port = cfg.listen_port,
         .storage_dir = cfg.storage_dir,
+        .ws_paths = ws_paths,
         .core_fd = sv[1],
     };
     struct transport *t = transport_start(&tc);

@@ -360,8 +360,9 @@ static void recorder_on_candidate(struct rconn *rc, const struct client_msg *msg
         g_ptr_array_add(queue, payload);
 }
 
-void recorder_text(struct rconn *rc, const char *text, size_t len)
+static void recorder_text(void *conn, const char *text, size_t len)
 {
+    struct rconn *rc = conn;
     struct client_msg msg;
     char err[512];
 
@@ -406,9 +407,10 @@ static char *recorder_url_base(struct recorder *rec, const char *host)
                            rec->core->cfg->listen_port);
 }
 
-struct rconn *recorder_open(struct recorder *rec, uint64_t conn_id, const char *peer,
-                            const char *host)
+static void *recorder_open(struct core *core, uint64_t conn_id, const char *peer,
+                           const char *host)
 {
+    struct recorder *rec = core->recorder;
     struct rconn *rc = calloc(1, sizeof(*rc));
     if (!rc)
         return NULL;
@@ -420,8 +422,9 @@ struct rconn *recorder_open(struct recorder *rec, uint64_t conn_id, const char *
     return rc;
 }
 
-void recorder_close(struct rconn *rc)
+static void recorder_close(void *conn)
 {
+    struct rconn *rc = conn;
     struct session *s = rc->session;
     if (s) {
         log_info("session %llu: client went away; finishing the recording",
@@ -433,6 +436,13 @@ void recorder_close(struct rconn *rc)
     g_free(rc->url_base);
     free(rc);
 }
+
+const struct service recorder_service = {
+    .path = "/api/recorder",
+    .open = recorder_open,
+    .text = recorder_text,
+    .close = recorder_close,
+};
 
 size_t recorder_active(struct recorder *rec)
 {

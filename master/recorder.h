@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "service.h"
+
 struct core;
 struct recorder;
 struct rconn;
@@ -18,11 +20,8 @@ struct rconn;
 struct recorder *recorder_new(struct core *core);
 void recorder_free(struct recorder *rec);
 
-/* The websocket side, called by the core's router. */
-struct rconn *recorder_open(struct recorder *rec, uint64_t conn_id, const char *peer,
-                            const char *host);
-void recorder_text(struct rconn *rc, const char *text, size_t len);
-void recorder_close(struct rconn *rc);
+/* The websocket side: the service at /api/recorder (see service.h). */
+extern const struct service recorder_service;
 
 /* Sessions recording or finishing (the /sessions number). */
 size_t recorder_active(struct recorder *rec);

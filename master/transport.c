@@ -44,8 +44,6 @@
 #define TRANSPORT_RX_BUFFER 16384
 #define TRANSPORT_MAX_FDS 65536
 
-/* Websocket paths that have a service in the core. */
-static const char *const transport_ws_paths[] = {"/api/recorder", NULL};
 /* HTTP paths answered by the core. */
 static const char *const transport_dynamic_paths[] = {"/ping", "/api/ping", "/sessions",
                                                       "/api/sessions", NULL};
@@ -83,6 +81,7 @@ struct transport {
     GHashTable *conns; /* id -> tconn */
     uint64_t next_id;
     char *storage_dir;
+    const char *const *ws_paths;
     volatile int stop;
 };
 
@@ -459,7 +458,7 @@ static int transport_http_cb(struct lws *wsi, enum lws_callback_reasons reason, 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         transport_uri(wsi, path, sizeof(path));
         if (strcmp((const char *)in, "websocket") != 0 ||
-            !transport_path_in(path, transport_ws_paths)) {
+            !transport_path_in(path, t->ws_paths)) {
             lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
             return 1;
         }
@@ -544,6 +543,7 @@ struct transport *transport_start(const struct transport_config *tc)
 
     t->core_fd = tc->core_fd;
     t->storage_dir = g_strdup(tc->storage_dir);
+    t->ws_paths = tc->ws_paths;
     t->to_core = g_byte_array_new();
     t->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
     ipc_reader_init(&t->reader);

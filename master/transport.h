@@ -17,6 +17,7 @@ struct transport_config {
     const char *listen_host; /* "0.0.0.0", "::" or an address */
     int listen_port;
     const char *storage_dir; /* served at /recordings/ */
+    const char *const *ws_paths; /* websocket endpoints, NULL-terminated */
     int core_fd;             /* our end of the socketpair to the core */
 };
 
