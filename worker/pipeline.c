@@ -951,15 +951,15 @@ static int pipeline_add_addresses(struct pipeline *p, const struct pipeline_star
 }
 
 /*
- * webrtcbin matches offer m-lines to transceivers by intersecting codecs,
- * and accepts recvonly what matches none: an m-line we do not record gets
- * an INACTIVE transceiver with its own first codec, so it is answered inactive.
- */
-/*
- * What we accept on an m-line.  Accepting the offer's transport-wide-cc
- * extension makes webrtcbin answer it and send TWCC feedback, without which a
- * browser ramps its bitrate up from receiver reports alone, slowly: the
- * first seconds of a recording would be blurred.
+ * What we accept on an m-line.
+ *  - Accepting the offer's transport-wide-cc extension makes webrtcbin answer
+ *    it and send TWCC feedback, without which a browser ramps its bitrate up
+ *    from receiver reports alone, slowly: the first seconds of a recording
+ *    would be blurred.
+ *  - webrtcbin matches offer m-lines to transceivers by intersecting codecs,
+ *    and accepts recvonly what matches none: an m-line we do not record gets
+ *    an INACTIVE transceiver with its own first codec, so it is answered
+ *    inactive.
  */
 static GstCaps *pipeline_mline_caps(const struct pipeline_mline *m)
 {
