@@ -34,6 +34,8 @@ enum {
     OPT_PUBLIC_URL,
     OPT_WORKER_PATH,
     OPT_LOG_LEVEL,
+    OPT_ROOM_SIZE,
+    OPT_SIGNALING_CONNECTIONS,
 };
 
 static const struct option config_options[] = {
@@ -48,6 +50,8 @@ static const struct option config_options[] = {
     {"max-spare", required_argument, NULL, OPT_MAX_SPARE},
     {"worker-path", required_argument, NULL, OPT_WORKER_PATH},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"room-size", required_argument, NULL, OPT_ROOM_SIZE},
+    {"signaling-connections", required_argument, NULL, OPT_SIGNALING_CONNECTIONS},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -73,6 +77,10 @@ static const char config_usage[] =
     "      --max-spare N        idle workers kept at most (default 4)\n"
     "      --worker-path PATH   the webrtc-video-worker executable\n"
     "      --log-level LEVEL    debug, info, warn or error (default info)\n"
+    "      --room-size N        most peers in one /videre room (default 16)\n"
+    "      --signaling-connections N\n"
+    "                           most signaling websockets (/videre, /webrtc)\n"
+    "                           open at once (default 10000)\n"
     "  -h, --help               show this help and exit\n"
     "  -V, --version            show the version and exit\n"
     "\n"
@@ -169,6 +177,11 @@ static int config_apply(struct config *cfg, int opt, const char *value)
     case OPT_WORKER_PATH:
         config_set_str(&cfg->worker_path, value);
         return 0;
+    case OPT_ROOM_SIZE:
+        return config_parse_int("room-size", value, 2, 100000, &cfg->room_size);
+    case OPT_SIGNALING_CONNECTIONS:
+        return config_parse_int("signaling-connections", value, 1, 1000000,
+                                &cfg->signaling_max_connections);
     case OPT_LOG_LEVEL:
         if (log_level_parse(value, &cfg->log_level) != 0) {
             fprintf(stderr, "webrtc-video: unknown log level '%s'\n", value);
@@ -195,6 +208,8 @@ static const struct {
     {"workers", "max-spare", OPT_MAX_SPARE},
     {"workers", "path", OPT_WORKER_PATH},
     {"ice", "addresses", OPT_ICE_ADDRESS},
+    {"signaling", "room-size", OPT_ROOM_SIZE},
+    {"signaling", "max-connections", OPT_SIGNALING_CONNECTIONS},
 };
 
 static int config_key_known(const char *group, const char *key)
@@ -273,6 +288,8 @@ static void config_defaults(struct config *cfg)
     cfg->start_timeout_s = 10;
     cfg->heartbeat_timeout_s = 2.0;
     cfg->stop_timeout_s = 15;
+    cfg->room_size = 16;
+    cfg->signaling_max_connections = 10000;
     cfg->log_level = LOG_LEVEL_INFO;
 }
 

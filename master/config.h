@@ -28,6 +28,8 @@ struct config {
     int start_timeout_s;      /* start -> answer */
     double heartbeat_timeout_s; /* a worker silent this long is killed */
     int stop_timeout_s;       /* stop -> stored */
+    int room_size;            /* most peers in one /videre room */
+    int signaling_max_connections; /* /videre + /webrtc websockets at once */
     enum log_level log_level;
 };
 

@@ -3,16 +3,19 @@
  *
  * Frames from the transport thread arrive in core_on_transport_frame and are
  * routed by connection id: a websocket opened on a service's path is bound
- * to that service (service.h; today: the recorder), and its messages and its
- * close go there.  Dynamic HTTP requests (/ping, /sessions) are answered here.
+ * to that service (service.h, service.c), and its messages and its
+ * close go there.  Dynamic HTTP requests (/ping, /sessions, /signaling) are
+ * answered here.
  *
  * Process model, kept in one place:
  *   SIGCHLD          reap workers (pool_reap)
  *   SIGTERM, SIGINT  stop: refuse new sessions, stop running ones so their
  *                    recordings are finalised, wait up to stop_timeout_s for
- *                    them and for the workers, then exit 0.  A second signal
- *                    exits at once (workers are killed; their files stay
- *                    demuxable up to the last cluster).
+ *                    them and for the workers, then exit 0.  Signaling
+ *                    (rooms, relay) keeps working meanwhile; its websockets
+ *                    are closed at exit (peers see the connection drop).
+ *                    A second signal exits at once (workers are killed;
+ *                    their files stay demuxable up to the last cluster).
  *   SIGHUP           logged; configuration reload is not supported yet
  *   SIGPIPE          ignored (main.c)
  *   every 0.5 s      pool watchdog and respawn, session deadlines
@@ -32,7 +35,10 @@
 #include "log.h"
 #include "pool.h"
 #include "recorder.h"
+#include "relay.h"
+#include "rooms.h"
 #include "service.h"
+#include "sigconn.h"
 #include "spool.h"
 
 struct conn {
@@ -116,12 +122,23 @@ static void core_on_ws_text(struct core *core, const struct ipc_frame *f)
         c->service->text(c->state, (const char *)f->payload, f->len);
 }
 
+/* GET /signaling: plain text, one "name count" line each (docs/signaling.md). */
+static void core_signaling_counts(struct core *core, char *buf, size_t len)
+{
+    size_t rooms, room_peers, calls, relay_peers;
+    rooms_counts(core->rooms, &rooms, &room_peers);
+    relay_counts(core->relay, &calls, &relay_peers);
+    snprintf(buf, len, "rooms %zu\nroom_peers %zu\nrelay_calls %zu\nrelay_peers %zu\n"
+                       "signaling_connections %zu\n",
+             rooms, room_peers, calls, relay_peers, sigconn_count(core));
+}
+
 static void core_on_http_request(struct core *core, const struct ipc_frame *f)
 {
     struct ipc_http_request m;
     struct ipc_http_response r = {.status = 200, .content_type = "text/plain", .body = ""};
     json_t *root = NULL;
-    char err[256], body[32];
+    char err[256], body[160];
 
     if (ipc_http_request_decode(f->payload, f->len, &m, &root, err, sizeof(err)) != 0) {
         log_error("transport: %s", err);
@@ -131,6 +148,9 @@ static void core_on_http_request(struct core *core, const struct ipc_frame *f)
         r.body = "pong";
     } else if (strcmp(m.path, "/sessions") == 0 || strcmp(m.path, "/api/sessions") == 0) {
         snprintf(body, sizeof(body), "%zu", recorder_active(core->recorder));
+        r.body = body;
+    } else if (strcmp(m.path, "/signaling") == 0 || strcmp(m.path, "/api/signaling") == 0) {
+        core_signaling_counts(core, body, sizeof(body));
         r.body = body;
     } else {
         r.status = 404;
@@ -263,9 +283,12 @@ static int core_init(struct core *core, struct config *cfg, int transport_fd)
         log_warn("kept %d partial recording(s) left in the spool by an earlier run", salvaged);
     core->pool = pool_new(core);
     core->recorder = recorder_new(core);
+    core->rooms = rooms_new(core);
+    core->relay = relay_new(core);
     core->tick = event_new(core->base, -1, EV_PERSIST, core_on_tick, core);
     evtimer_add(core->tick, &tick);
-    if (!core->transport_link || !core->pool || !core->recorder || !core->tick)
+    if (!core->transport_link || !core->pool || !core->recorder || !core->rooms ||
+        !core->relay || !core->tick)
         return -1;
     return 0;
 }
@@ -284,6 +307,8 @@ static void core_fini(struct core *core)
     g_hash_table_destroy(core->conns->by_id);
     g_free(core->conns);
     recorder_free(core->recorder);
+    rooms_free(core->rooms);
+    relay_free(core->relay);
     pool_free(core->pool);
     ipc_link_free(core->transport_link); /* closing it ends the transport thread */
     core->transport_link = NULL;

@@ -3,7 +3,8 @@
  *
  * The core thread runs a libevent loop that owns everything with a life
  * cycle: websocket connections as the core sees them (by id), the services
- * that speak on them (the recorder at /api/recorder), the worker pool, the
+ * that speak on them (the recorder at /api/recorder, signaling at /videre and
+ * /webrtc), the worker pool, the
  * signals and the timers.  It talks to the transport thread only through
  * `transport_link` (proto/ipc.h frames) and to workers only through the pool.
  */
@@ -19,6 +20,8 @@
 struct ipc_link;
 struct pool;
 struct recorder;
+struct rooms;
+struct relay;
 
 struct core {
     struct event_base *base;
@@ -26,6 +29,9 @@ struct core {
     struct ipc_link *transport_link;
     struct pool *pool;
     struct recorder *recorder;
+    struct rooms *rooms;        /* /videre */
+    struct relay *relay;        /* /webrtc */
+    size_t signaling_conns;     /* sigconn.h */
     struct conn_table *conns;
     struct event *signals[4];
     struct event *tick;

@@ -43,16 +43,17 @@ int main(int argc, char **argv)
         log_error("socketpair failed");
         goto out;
     }
-    const char *ws_paths[16];
+    struct transport_endpoint endpoints[16];
     size_t n = 0;
-    for (; services[n] && n + 1 < sizeof(ws_paths) / sizeof(ws_paths[0]); n++)
-        ws_paths[n] = services[n]->path;
-    ws_paths[n] = NULL;
+    for (; services[n] && n + 1 < sizeof(endpoints) / sizeof(endpoints[0]); n++)
+        endpoints[n] = (struct transport_endpoint){services[n]->path, services[n]->max_message,
+                                                   services[n]->max_queued};
+    endpoints[n] = (struct transport_endpoint){NULL, 0, 0};
     struct transport_config tc = {
         .listen_host = cfg.listen_host,
         .listen_port = cfg.listen_port,
         .storage_dir = cfg.storage_dir,
-        .ws_paths = ws_paths,
+        .endpoints = endpoints,
         .core_fd = sv[1],
     };
     struct transport *t = transport_start(&tc);

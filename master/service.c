@@ -6,9 +6,13 @@
 #include <string.h>
 
 #include "recorder.h"
+#include "relay.h"
+#include "rooms.h"
 
 const struct service *const services[] = {
     &recorder_service,
+    &rooms_service,
+    &relay_service,
     NULL,
 };
 

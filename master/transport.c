@@ -19,8 +19,11 @@
  * The core link is the socketpair end adopted as a raw file descriptor, so
  * that its frames wake this thread's poll loop like any socket.  When the
  * core closes it, the thread destroys the context (closing every client) and
- * ends.  A client whose outbound queue passes TRANSPORT_MAX_QUEUED bytes
- * cannot keep up and is disconnected rather than allowed to grow memory.
+ * ends.  A client whose outbound queue passes its endpoint's max_queued
+ * (default TRANSPORT_MAX_QUEUED) bytes cannot keep up and is disconnected
+ * within a second (its queue dropped) rather than allowed to grow memory; incoming
+ * messages are bounded by the endpoint's max_message (default
+ * CLIENT_MAX_MESSAGE).
  */
 #include "transport.h"
 
@@ -45,8 +48,8 @@
 #define TRANSPORT_MAX_FDS 65536
 
 /* HTTP paths answered by the core. */
-static const char *const transport_dynamic_paths[] = {"/ping", "/api/ping", "/sessions",
-                                                      "/api/sessions", NULL};
+static const char *const transport_dynamic_paths[] = {
+    "/ping", "/api/ping", "/sessions", "/api/sessions", "/signaling", "/api/signaling", NULL};
 
 struct outmsg {
     struct outmsg *next;
@@ -61,6 +64,7 @@ struct tconn {
     int closing;               /* the core asked us to close it */
     GByteArray *rx;            /* the message being reassembled */
     int rx_overflow;
+    size_t max_message, max_queued; /* from the endpoint */
     struct outmsg *out_head, *out_tail;
     size_t out_bytes;
     struct ipc_http_response *response; /* dynamic HTTP: the core's answer */
@@ -81,7 +85,7 @@ struct transport {
     GHashTable *conns; /* id -> tconn */
     uint64_t next_id;
     char *storage_dir;
-    const char *const *ws_paths;
+    const struct transport_endpoint *endpoints;
     volatile int stop;
 };
 
@@ -155,11 +159,13 @@ static void tconn_queue(struct tconn *c, const uint8_t *data, size_t len)
 {
     if (c->closing)
         return;
-    if (c->out_bytes + len > TRANSPORT_MAX_QUEUED) {
+    if (c->out_bytes + len > c->max_queued) {
         log_warn("connection %llu cannot keep up (%zu bytes queued); closing it",
                  (unsigned long long)c->id, c->out_bytes);
         c->closing = 1;
-        lws_callback_on_writable(c->wsi);
+        /* It is not reading: waiting for it to become writeable could be forever.
+         * (LWS_TO_KILL_ASYNC here left both threads spinning in lws 4.1.6.) */
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 1);
         return;
     }
     struct outmsg *m = malloc(sizeof(*m) + LWS_PRE + len);
@@ -273,6 +279,14 @@ static int transport_path_in(const char *path, const char *const *list)
     return 0;
 }
 
+static const struct transport_endpoint *transport_endpoint(struct transport *t, const char *path)
+{
+    for (const struct transport_endpoint *e = t->endpoints; e->path; e++)
+        if (strcmp(path, e->path) == 0)
+            return e;
+    return NULL;
+}
+
 /* The request path without its query string. */
 static void transport_uri(struct lws *wsi, char *buf, size_t len)
 {
@@ -291,6 +305,9 @@ static void transport_ws_open(struct transport *t, struct lws *wsi, struct pss *
     pss->conn = c;
 
     transport_uri(wsi, path, sizeof(path));
+    const struct transport_endpoint *e = transport_endpoint(t, path);
+    c->max_message = e && e->max_message ? e->max_message : CLIENT_MAX_MESSAGE;
+    c->max_queued = e && e->max_queued ? e->max_queued : TRANSPORT_MAX_QUEUED;
     lws_get_peer_simple(wsi, peer, sizeof(peer));
     if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0)
         host[0] = '\0';
@@ -305,7 +322,7 @@ static int transport_ws_receive(struct transport *t, struct lws *wsi, struct tco
         g_byte_array_set_size(c->rx, 0);
         c->rx_overflow = 0;
     }
-    if (c->rx->len + len > CLIENT_MAX_MESSAGE)
+    if (c->rx->len + len > c->max_message)
         c->rx_overflow = 1;
     else
         g_byte_array_append(c->rx, in, (guint)len);
@@ -313,8 +330,8 @@ static int transport_ws_receive(struct transport *t, struct lws *wsi, struct tco
         return 0;
     if (c->rx_overflow) {
         static const char reason[] = "message too large";
-        log_info("connection %llu: message over %u bytes; closing it", (unsigned long long)c->id,
-                 CLIENT_MAX_MESSAGE);
+        log_info("connection %llu: message over %zu bytes; closing it", (unsigned long long)c->id,
+                 c->max_message);
         lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)reason,
                          sizeof(reason) - 1);
         return -1;
@@ -458,7 +475,7 @@ static int transport_http_cb(struct lws *wsi, enum lws_callback_reasons reason, 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         transport_uri(wsi, path, sizeof(path));
         if (strcmp((const char *)in, "websocket") != 0 ||
-            !transport_path_in(path, t->ws_paths)) {
+            !transport_endpoint(t, path)) {
             lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
             return 1;
         }
@@ -543,7 +560,7 @@ struct transport *transport_start(const struct transport_config *tc)
 
     t->core_fd = tc->core_fd;
     t->storage_dir = g_strdup(tc->storage_dir);
-    t->ws_paths = tc->ws_paths;
+    t->endpoints = tc->endpoints;
     t->to_core = g_byte_array_new();
     t->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
     ipc_reader_init(&t->reader);

@@ -11,13 +11,22 @@
 #ifndef WV_MASTER_TRANSPORT_H
 #define WV_MASTER_TRANSPORT_H
 
+#include <stddef.h>
+
 struct transport;
+
+/* A websocket path and its per-connection bounds (0: the defaults). */
+struct transport_endpoint {
+    const char *path;
+    size_t max_message;
+    size_t max_queued;
+};
 
 struct transport_config {
     const char *listen_host; /* "0.0.0.0", "::" or an address */
     int listen_port;
     const char *storage_dir; /* served at /recordings/ */
-    const char *const *ws_paths; /* websocket endpoints, NULL-terminated */
+    const struct transport_endpoint *endpoints; /* websocket paths; a NULL path ends it */
     int core_fd;             /* our end of the socketpair to the core */
 };
 

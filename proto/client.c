@@ -15,61 +15,6 @@
 
 #include "json.h"
 
-/*
- * The schema of a JSON object: each rule names a field, its type, whether
- * it must be there and whether null stands for "absent".  Unknown fields are
- * ignored.  The error names the field, e.g. "start: 'sdpOffer' must be a
- * string".
- */
-enum field_type { FIELD_STRING, FIELD_INTEGER, FIELD_BOOLEAN, FIELD_OBJECT };
-
-struct field_rule {
-    const char *key;
-    enum field_type type;
-    int required;
-    int nullable;
-};
-
-static const char *const field_type_names[] = {"a string", "an integer", "a boolean", "an object"};
-
-static int field_has_type(const json_t *v, enum field_type type)
-{
-    switch (type) {
-    case FIELD_STRING:
-        return json_is_string(v);
-    case FIELD_INTEGER:
-        return json_is_integer(v);
-    case FIELD_BOOLEAN:
-        return json_is_boolean(v);
-    case FIELD_OBJECT:
-        return json_is_object(v);
-    }
-    return 0;
-}
-
-static int fields_check(json_t *obj, const char *what, const struct field_rule *rules, size_t n,
-                        char *err, size_t errlen)
-{
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = json_object_get(obj, rules[i].key);
-        if (!v || (rules[i].nullable && json_is_null(v))) {
-            if (!rules[i].required)
-                continue;
-            snprintf(err, errlen, "%s: missing '%s'", what, rules[i].key);
-            return -1;
-        }
-        if (!field_has_type(v, rules[i].type)) {
-            snprintf(err, errlen, "%s: '%s' must be %s", what, rules[i].key,
-                     field_type_names[rules[i].type]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-#define FIELDS_CHECK(obj, what, rules, err, errlen)                                            \
-    fields_check(obj, what, rules, sizeof(rules) / sizeof(rules[0]), err, errlen)
-
 static const struct field_rule candidate_rules[] = {
     {"candidate", FIELD_STRING, 1, 0},
     {"sdpMid", FIELD_STRING, 0, 1},

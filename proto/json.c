@@ -3,6 +3,8 @@
  */
 #include "json.h"
 
+#include <stdio.h>
+
 char *proto_json_dump(json_t *o)
 {
     if (!o)
@@ -10,4 +12,44 @@ char *proto_json_dump(json_t *o)
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
+}
+
+static const char *const field_type_names[] = {"a string", "an integer", "a boolean",
+                                               "an object", "an array"};
+
+static int field_has_type(const json_t *v, enum field_type type)
+{
+    switch (type) {
+    case FIELD_STRING:
+        return json_is_string(v);
+    case FIELD_INTEGER:
+        return json_is_integer(v);
+    case FIELD_BOOLEAN:
+        return json_is_boolean(v);
+    case FIELD_OBJECT:
+        return json_is_object(v);
+    case FIELD_ARRAY:
+        return json_is_array(v);
+    }
+    return 0;
+}
+
+int fields_check(json_t *obj, const char *what, const struct field_rule *rules, size_t n,
+                 char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object_get(obj, rules[i].key);
+        if (!v || (rules[i].nullable && json_is_null(v))) {
+            if (!rules[i].required)
+                continue;
+            snprintf(err, errlen, "%s: missing '%s'", what, rules[i].key);
+            return -1;
+        }
+        if (!field_has_type(v, rules[i].type)) {
+            snprintf(err, errlen, "%s: '%s' must be %s", what, rules[i].key,
+                     field_type_names[rules[i].type]);
+            return -1;
+        }
+    }
+    return 0;
 }

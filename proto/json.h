@@ -1,13 +1,36 @@
 /*
- * proto/json.h - helpers shared by proto/'s JSON encoders.
+ * proto/json.h - helpers shared by proto/'s JSON parsers and encoders:
+ * declarative field validation and compact dumping.
  */
 #ifndef WV_PROTO_JSON_H
 #define WV_PROTO_JSON_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 /* Compact JSON text of `o` (malloc'd; free()), releasing `o`.  NULL in,
  * NULL out, so that a failed json_pack() falls through to the caller. */
 char *proto_json_dump(json_t *o);
+
+/*
+ * The schema of a JSON object: each rule names a field, its type, whether
+ * it must be there and whether null stands for "absent".  Unknown fields are
+ * ignored.  The error names the field, e.g. "start: 'sdpOffer' must be a
+ * string".
+ */
+enum field_type { FIELD_STRING, FIELD_INTEGER, FIELD_BOOLEAN, FIELD_OBJECT, FIELD_ARRAY };
+
+struct field_rule {
+    const char *key;
+    enum field_type type;
+    int required;
+    int nullable;
+};
+
+int fields_check(json_t *obj, const char *what, const struct field_rule *rules, size_t n,
+                 char *err, size_t errlen);
+
+#define FIELDS_CHECK(obj, what, rules, err, errlen)                                            \
+    fields_check(obj, what, rules, sizeof(rules) / sizeof(rules[0]), err, errlen)
 
 #endif
