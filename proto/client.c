@@ -129,7 +129,6 @@ static const struct field_rule id_rules[] = {
 
 int client_msg_parse(const char *data, size_t len, struct client_msg *msg, char *err, size_t errlen)
 {
-    json_error_t jerr;
     const char *id = NULL;
 
     memset(msg, 0, sizeof(*msg));
@@ -137,16 +136,9 @@ int client_msg_parse(const char *data, size_t len, struct client_msg *msg, char 
         snprintf(err, errlen, "message too large (%zu bytes, limit %u)", len, CLIENT_MAX_MESSAGE);
         return -1;
     }
-    msg->root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!msg->root) {
-        snprintf(err, errlen, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                 jerr.column);
+    msg->root = proto_json_load_object(data, len, "message", err, errlen);
+    if (!msg->root)
         return -1;
-    }
-    if (!json_is_object(msg->root)) {
-        snprintf(err, errlen, "a message must be a JSON object");
-        goto error;
-    }
     if (FIELDS_CHECK(msg->root, "message", id_rules, err, errlen) != 0)
         goto error;
     id = json_string_value(json_object_get(msg->root, "id"));

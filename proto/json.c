@@ -53,3 +53,21 @@ int fields_check(json_t *obj, const char *what, const struct field_rule *rules, 
     }
     return 0;
 }
+
+json_t *proto_json_load_object(const char *data, size_t len, const char *what, char *err,
+                               size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                 jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "a %s must be a JSON object", what);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}

@@ -13,6 +13,14 @@
 char *proto_json_dump(json_t *o);
 
 /*
+ * Parse one message that must be a JSON object.  Returns it (json_decref
+ * it), or NULL with "malformed JSON: ... (line L, column C)" or "a WHAT must
+ * be a JSON object" in err.
+ */
+json_t *proto_json_load_object(const char *data, size_t len, const char *what, char *err,
+                               size_t errlen);
+
+/*
  * The schema of a JSON object: each rule names a field, its type, whether
  * it must be there and whether null stands for "absent".  Unknown fields are
  * ignored.  The error names the field, e.g. "start: 'sdpOffer' must be a

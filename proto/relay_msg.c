@@ -124,19 +124,11 @@ static int relay_parse_type(struct relay_msg *msg, const char *type, char *err, 
 int relay_msg_parse(const char *data, size_t len, struct relay_msg *msg, char *err,
                     size_t errlen)
 {
-    json_error_t jerr;
 
     memset(msg, 0, sizeof(*msg));
-    msg->root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!msg->root) {
-        snprintf(err, errlen, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                 jerr.column);
+    msg->root = proto_json_load_object(data, len, "message", err, errlen);
+    if (!msg->root)
         return -1;
-    }
-    if (!json_is_object(msg->root)) {
-        snprintf(err, errlen, "a message must be a JSON object");
-        goto error;
-    }
     if (FIELDS_CHECK(msg->root, "message", type_rules, err, errlen) != 0)
         goto error;
     json_t *to = json_object_get(msg->root, "to");

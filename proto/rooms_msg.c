@@ -57,19 +57,11 @@ static int rooms_header_parse(json_t *header, struct rooms_packet *p, char *err,
 int rooms_packet_parse(const char *data, size_t len, struct rooms_packet *p, char *err,
                        size_t errlen)
 {
-    json_error_t jerr;
 
     memset(p, 0, sizeof(*p));
-    p->root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!p->root) {
-        snprintf(err, errlen, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                 jerr.column);
+    p->root = proto_json_load_object(data, len, "packet", err, errlen);
+    if (!p->root)
         return -1;
-    }
-    if (!json_is_object(p->root)) {
-        snprintf(err, errlen, "a packet must be a JSON object");
-        return -1;
-    }
     if (FIELDS_CHECK(p->root, "packet", packet_rules, err, errlen) != 0 ||
         rooms_header_parse(json_object_get(p->root, "Header"), p, err, errlen) != 0)
         return -1;
