@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <glib.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@ enum {
     OPT_LOG_LEVEL,
     OPT_ROOM_SIZE,
     OPT_SIGNALING_CONNECTIONS,
+    OPT_CONTROL_SOCKET,
+    OPT_DRAIN_TIMEOUT,
 };
 
 static const struct option config_options[] = {
@@ -52,6 +55,8 @@ static const struct option config_options[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"room-size", required_argument, NULL, OPT_ROOM_SIZE},
     {"signaling-connections", required_argument, NULL, OPT_SIGNALING_CONNECTIONS},
+    {"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -81,10 +86,34 @@ static const char config_usage[] =
     "      --signaling-connections N\n"
     "                           most signaling websockets (/videre, /webrtc)\n"
     "                           open at once (default 10000)\n"
+    "      --control-socket PATH\n"
+    "                           operator control socket (default\n"
+    "                           " CONFIG_DEFAULT_CONTROL_SOCKET "; empty: none)\n"
+    "      --drain-timeout SECONDS\n"
+    "                           on SIGTERM, how long running sessions may go\n"
+    "                           on before they are stopped (default 300)\n"
     "  -h, --help               show this help and exit\n"
     "  -V, --version            show the version and exit\n"
     "\n"
     "Every option can also be set in the config file; see docs/configuration.md.\n";
+
+/* Where configuration errors go: stderr at start-up, a buffer on reload. */
+static char *config_errbuf;
+static size_t config_errlen;
+
+__attribute__((format(printf, 1, 2))) static void config_fail(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    if (config_errbuf)
+        snprintf(config_errbuf, config_errlen, "%s", msg);
+    else
+        fprintf(stderr, "webrtc-video: %s\n", msg);
+}
 
 static void config_set_str(char **slot, const char *value)
 {
@@ -112,7 +141,7 @@ static int config_parse_listen(struct config *cfg, const char *value)
     cfg->listen_port = (int)port;
     return 0;
 error:
-    fprintf(stderr, "webrtc-video: invalid listen address '%s' (expected HOST:PORT)\n", value);
+    config_fail("invalid listen address '%s' (expected HOST:PORT)\n", value);
     return -1;
 }
 
@@ -122,7 +151,7 @@ static int config_parse_int(const char *name, const char *value, int min, int ma
     errno = 0;
     long v = strtol(value, &end, 10);
     if (errno || *end != '\0' || end == value || v < min || v > max) {
-        fprintf(stderr, "webrtc-video: %s must be an integer from %d to %d, not '%s'\n", name,
+        config_fail("%s must be an integer from %d to %d, not '%s'\n", name,
                 min, max, value);
         return -1;
     }
@@ -133,11 +162,11 @@ static int config_parse_int(const char *name, const char *value, int min, int ma
 static int config_add_ice_address(struct config *cfg, const char *value)
 {
     if (cfg->n_ice_addresses >= CONFIG_MAX_ICE_ADDRESSES) {
-        fprintf(stderr, "webrtc-video: at most %d ICE addresses\n", CONFIG_MAX_ICE_ADDRESSES);
+        config_fail("at most %d ICE addresses\n", CONFIG_MAX_ICE_ADDRESSES);
         return -1;
     }
     if (!g_hostname_is_ip_address(value)) {
-        fprintf(stderr, "webrtc-video: ICE address '%s' is not an IP address\n", value);
+        config_fail("ICE address '%s' is not an IP address\n", value);
         return -1;
     }
     cfg->ice_addresses[cfg->n_ice_addresses++] = g_strdup(value);
@@ -182,9 +211,14 @@ static int config_apply(struct config *cfg, int opt, const char *value)
     case OPT_SIGNALING_CONNECTIONS:
         return config_parse_int("signaling-connections", value, 1, 1000000,
                                 &cfg->signaling_max_connections);
+    case OPT_CONTROL_SOCKET:
+        config_set_str(&cfg->control_socket, value);
+        return 0;
+    case OPT_DRAIN_TIMEOUT:
+        return config_parse_int("drain-timeout", value, 0, 86400, &cfg->drain_timeout_s);
     case OPT_LOG_LEVEL:
         if (log_level_parse(value, &cfg->log_level) != 0) {
-            fprintf(stderr, "webrtc-video: unknown log level '%s'\n", value);
+            config_fail("unknown log level '%s'\n", value);
             return -1;
         }
         return 0;
@@ -201,6 +235,8 @@ static const struct {
     {"server", "listen", OPT_LISTEN},
     {"server", "public-url", OPT_PUBLIC_URL},
     {"server", "log-level", OPT_LOG_LEVEL},
+    {"server", "control-socket", OPT_CONTROL_SOCKET},
+    {"server", "drain-timeout", OPT_DRAIN_TIMEOUT},
     {"storage", "dir", OPT_STORAGE_DIR},
     {"storage", "spool-dir", OPT_SPOOL_DIR},
     {"workers", "max", OPT_WORKERS},
@@ -229,7 +265,7 @@ static int config_check_unknown(GKeyFile *kf, const char *path)
         gchar **keys = g_key_file_get_keys(kf, *g, NULL, NULL);
         for (gchar **k = keys; k && *k; k++) {
             if (!config_key_known(*g, *k)) {
-                fprintf(stderr, "webrtc-video: %s: unknown setting [%s] %s\n", path, *g, *k);
+                config_fail("%s: unknown setting [%s] %s\n", path, *g, *k);
                 rc = -1;
                 break;
             }
@@ -247,7 +283,7 @@ static int config_read_file(struct config *cfg, const char *path)
     int rc = -1;
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
-        fprintf(stderr, "webrtc-video: cannot read config %s: %s\n", path, gerr->message);
+        config_fail("cannot read config %s: %s\n", path, gerr->message);
         goto out;
     }
     if (config_check_unknown(kf, path) != 0)
@@ -259,8 +295,10 @@ static int config_read_file(struct config *cfg, const char *path)
         gchar **values = g_key_file_get_string_list(kf, config_keys[i].group, config_keys[i].key,
                                                     &n, NULL);
         int bad = 0;
+        if (n == 0 && config_keys[i].opt == OPT_CONTROL_SOCKET)
+            config_set_str(&cfg->control_socket, ""); /* "control-socket =": none */
         if (config_keys[i].opt != OPT_ICE_ADDRESS && n > 1) {
-            fprintf(stderr, "webrtc-video: %s: [%s] %s takes one value\n", path,
+            config_fail("%s: [%s] %s takes one value\n", path,
                     config_keys[i].group, config_keys[i].key);
             bad = 1;
         }
@@ -291,6 +329,8 @@ static void config_defaults(struct config *cfg)
     cfg->room_size = 16;
     cfg->signaling_max_connections = 10000;
     cfg->log_level = LOG_LEVEL_INFO;
+    cfg->control_socket = g_strdup(CONFIG_DEFAULT_CONTROL_SOCKET);
+    cfg->drain_timeout_s = 300;
 }
 
 int config_load(struct config *cfg, int argc, char **argv)
@@ -299,6 +339,8 @@ int config_load(struct config *cfg, int argc, char **argv)
     int ice_on_cli = 0;
 
     config_defaults(cfg);
+    cfg->argc = argc;
+    cfg->argv = argv;
     opterr = 1;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:l:hV", config_options, NULL)) != -1) {
@@ -338,11 +380,25 @@ int config_load(struct config *cfg, int argc, char **argv)
             return -1;
     }
     if (cfg->min_spare > cfg->max_spare) {
-        fprintf(stderr, "webrtc-video: min-spare (%d) exceeds max-spare (%d)\n", cfg->min_spare,
+        config_fail("min-spare (%d) exceeds max-spare (%d)\n", cfg->min_spare,
                 cfg->max_spare);
         return -1;
     }
     return 0;
+}
+
+int config_reload(const struct config *live, struct config *next, char *err, size_t errlen)
+{
+    int rc;
+
+    config_errbuf = err;
+    config_errlen = errlen;
+    snprintf(err, errlen, "invalid configuration");
+    rc = config_load(next, live->argc, live->argv);
+    config_errbuf = NULL;
+    if (rc != 0)
+        return -1;
+    return config_prepare(next, err, errlen);
 }
 
 /* The worker next to us in the build tree, else the installed one. */
@@ -412,6 +468,7 @@ void config_free(struct config *cfg)
     g_free(cfg->storage_dir);
     g_free(cfg->spool_dir);
     g_free(cfg->worker_path);
+    g_free(cfg->control_socket);
     config_clear_ice_addresses(cfg);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "log.h"
+#include "proto/control.h"
 
 #define CONFIG_MAX_ICE_ADDRESSES 16
 
@@ -31,7 +32,13 @@ struct config {
     int room_size;            /* most peers in one /videre room */
     int signaling_max_connections; /* /videre + /webrtc websockets at once */
     enum log_level log_level;
+    char *control_socket;     /* operator control socket, NULL or "": none */
+    int drain_timeout_s;      /* SIGTERM: sessions may run on this long */
+    int argc;                 /* the command line, kept for reloads */
+    char **argv;
 };
+
+#define CONFIG_DEFAULT_CONTROL_SOCKET CONTROL_DEFAULT_SOCKET
 
 /*
  * Fill *cfg from defaults, the config file (--config FILE, or none) and argv.
@@ -40,6 +47,12 @@ struct config {
  */
 int config_load(struct config *cfg, int argc, char **argv);
 void config_free(struct config *cfg);
+/*
+ * Reload: read the same config file and command line again into *next,
+ * fully validated and prepared.  Returns 0, or -1 with the reason in err
+ * (nothing printed).  config_free(next) either way.
+ */
+int config_reload(const struct config *live, struct config *next, char *err, size_t errlen);
 /* Resolve relative directories, create them, check the worker exists. */
 int config_prepare(struct config *cfg, char *err, size_t errlen);
 

@@ -7,18 +7,27 @@
  * close go there.  Dynamic HTTP requests (/ping, /sessions, /signaling) are
  * answered here.
  *
- * Process model, kept in one place:
+ * Process model, kept in one place (docs/architecture.md, "Stopping"):
  *   SIGCHLD          reap workers (pool_reap)
- *   SIGTERM, SIGINT  stop: refuse new sessions, stop running ones so their
- *                    recordings are finalised, wait up to stop_timeout_s for
- *                    them and for the workers, then exit 0.  Signaling
- *                    (rooms, relay) keeps working meanwhile; its websockets
- *                    are closed at exit (peers see the connection drop).
- *                    A second signal exits at once (workers are killed;
+ *   drain on|off     (control socket) refuse or accept new sessions; the
+ *                    running ones go on, /sessions counts them down
+ *   SIGTERM          graceful stop: drain, stop spawning workers, let the
+ *                    running sessions finish on their own for up to
+ *                    drain_timeout_s; then stop the rest (their recordings are
+ *                    finalised) and wait up to stop_timeout_s for them to be
+ *                    stored.  Exit 0 as soon as no session and no worker is
+ *                    left (at once when idle).
+ *   SIGINT, or a     fast stop: send STOP to every session, wait at most
+ *   second SIGTERM   CORE_FAST_STOP_S for the workers to finalise, exit 0.
+ *   any signal while stopping fast: exit at once (workers are killed;
  *                    their files stay demuxable up to the last cluster).
- *   SIGHUP           logged; configuration reload is not supported yet
+ *                    Signaling (rooms, relay) keeps working while stopping;
+ *                    its websockets are closed at exit.
+ *   SIGHUP           reload the configuration (core_reload, the same code
+ *                    as the control socket's reload); the result is logged
  *   SIGPIPE          ignored (main.c)
- *   every 0.5 s      pool watchdog and respawn, session deadlines
+ *   every 0.5 s      pool watchdog and respawn, session deadlines, exit
+ *                    once a stop has nothing left to wait for
  */
 #include "core.h"
 
@@ -30,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "ipc_link.h"
 #include "ipc_msg.h"
 #include "log.h"
@@ -40,6 +50,8 @@
 #include "service.h"
 #include "sigconn.h"
 #include "spool.h"
+
+#define CORE_FAST_STOP_S 5 /* fast stop: how long workers get to finalise */
 
 struct conn {
     uint64_t id;
@@ -196,29 +208,133 @@ static const struct ipc_link_handler core_transport_handler = {
     .on_close = core_on_transport_close,
 };
 
-/* ---- signals, timers, shutdown ------------------------------------------ */
+/* ---- drain, reload, signals, timers, shutdown --------------------------- */
 
-static void core_shutdown_check(evutil_socket_t fd, short what, void *arg);
-
-static void core_begin_shutdown(struct core *core, int signo)
+void core_set_draining(struct core *core, int on, const char *who)
 {
-    if (core->stopping) {
-        log_warn("%s again: stopping now", strsignal(signo));
-        event_base_loopexit(core->base, NULL);
+    if (!on && core->stopping) {
+        log_warn("drain off (%s) ignored: the server is stopping", who);
         return;
     }
-    core->stopping = 1;
+    if (core->draining != on)
+        log_info("drain %s (%s): %zu session(s) running", on ? "on" : "off", who,
+                 recorder_active(core->recorder));
+    core->draining = on;
+}
+
+static void core_restart_note(char *restart, size_t len, const char *setting)
+{
+    size_t used = strlen(restart);
+    snprintf(restart + used, len - used, "%s%s", used ? "," : "", setting);
+}
+
+#define CORE_SWAP(a, b)                                                                        \
+    do {                                                                                       \
+        __typeof__(a) tmp_ = (a);                                                              \
+        (a) = (b);                                                                             \
+        (b) = tmp_;                                                                            \
+    } while (0)
+
+/* Move the settings that may change at run time from *next into the live
+ * configuration (and the old values into *next, to be freed). */
+static void core_apply_config(struct config *live, struct config *next)
+{
+    CORE_SWAP(live->public_url, next->public_url);
+    CORE_SWAP(live->storage_dir, next->storage_dir);
+    CORE_SWAP(live->spool_dir, next->spool_dir);
+    CORE_SWAP(live->worker_path, next->worker_path);
+    for (size_t i = 0; i < CONFIG_MAX_ICE_ADDRESSES; i++)
+        CORE_SWAP(live->ice_addresses[i], next->ice_addresses[i]);
+    CORE_SWAP(live->n_ice_addresses, next->n_ice_addresses);
+    live->max_workers = next->max_workers;
+    live->min_spare = next->min_spare;
+    live->max_spare = next->max_spare;
+    live->start_timeout_s = next->start_timeout_s;
+    live->stop_timeout_s = next->stop_timeout_s;
+    live->room_size = next->room_size;
+    live->signaling_max_connections = next->signaling_max_connections;
+    live->drain_timeout_s = next->drain_timeout_s;
+    live->log_level = next->log_level;
+    log_set_level(live->log_level);
+}
+
+int core_reload(struct core *core, const char *who, char *err, size_t errlen, char *restart,
+                size_t restartlen)
+{
+    struct config next;
+    struct config *live = core->cfg;
+
+    restart[0] = '\0';
+    if (config_reload(live, &next, err, errlen) != 0) {
+        log_error("reload (%s) failed, nothing changed: %s", who, err);
+        config_free(&next);
+        return -1;
+    }
+    if (strcmp(live->listen_host, next.listen_host) != 0 ||
+        live->listen_port != next.listen_port)
+        core_restart_note(restart, restartlen, "listen");
+    if (g_strcmp0(live->control_socket, next.control_socket) != 0)
+        core_restart_note(restart, restartlen, "control-socket");
+    core_apply_config(live, &next);
+    config_free(&next);
+    log_info("reload (%s): %s%s re-read; new sessions use it%s%s", who,
+             live->config_file ? live->config_file : "command line",
+             live->config_file ? " and the command line" : "",
+             restart[0] ? "; a restart is needed to change: " : "", restart);
+    return 0;
+}
+
+static void core_on_stop_deadline(evutil_socket_t fd, short what, void *arg);
+
+static void core_arm_stop_timer(struct core *core, int seconds)
+{
+    struct timeval tv = {seconds, 0};
+    if (!core->shutdown_timer)
+        core->shutdown_timer = evtimer_new(core->base, core_on_stop_deadline, core);
+    evtimer_add(core->shutdown_timer, &tv);
+}
+
+/* Stop every session now; exit once they are stored, or after `grace_s`. */
+static void core_stop_fast(struct core *core, const char *why, int grace_s)
+{
+    core->stopping = CORE_STOP_FAST;
+    core->draining = 1;
     size_t left = recorder_stop_all(core->recorder);
     pool_shutdown(core->pool);
-    log_info("%s: stopping; %zu session(s) finishing", strsignal(signo), left);
-    struct timeval tv = {core->cfg->stop_timeout_s, 0};
-    core->shutdown_timer = evtimer_new(core->base, core_shutdown_check, core);
-    evtimer_add(core->shutdown_timer, &tv);
+    log_info("%s: stopping every session; %zu finishing (waiting up to %d s)", why, left,
+             grace_s);
+    core_arm_stop_timer(core, grace_s);
+}
+
+/* SIGTERM: drain, and let the running sessions end on their own. */
+static void core_stop_graceful(struct core *core)
+{
+    core->stopping = CORE_STOP_DRAIN;
+    core->draining = 1;
+    pool_shutdown(core->pool);
+    log_info("SIGTERM: draining; %zu session(s) may run on for up to %d s",
+             recorder_active(core->recorder), core->cfg->drain_timeout_s);
+    core_arm_stop_timer(core, core->cfg->drain_timeout_s);
+}
+
+static void core_on_stop_signal(struct core *core, int signo)
+{
+    int grace = core->cfg->stop_timeout_s < CORE_FAST_STOP_S ? core->cfg->stop_timeout_s
+                                                            : CORE_FAST_STOP_S;
+    if (core->stopping == CORE_STOP_FAST) {
+        log_warn("%s again: exiting now", strsignal(signo));
+        event_base_loopexit(core->base, NULL);
+    } else if (core->stopping == CORE_RUNNING && signo == SIGTERM) {
+        core_stop_graceful(core);
+    } else {
+        core_stop_fast(core, strsignal(signo), grace);
+    }
 }
 
 static void core_on_signal(evutil_socket_t signo, short what, void *arg)
 {
     struct core *core = arg;
+    char err[512], restart[256];
     (void)what;
     switch (signo) {
     case SIGCHLD:
@@ -226,20 +342,24 @@ static void core_on_signal(evutil_socket_t signo, short what, void *arg)
         break;
     case SIGTERM:
     case SIGINT:
-        core_begin_shutdown(core, (int)signo);
+        core_on_stop_signal(core, (int)signo);
         break;
     case SIGHUP:
-        log_info("SIGHUP: configuration reload is not supported yet; ignored");
+        core_reload(core, "SIGHUP", err, sizeof(err), restart, sizeof(restart));
         break;
     }
 }
 
-/* Shutdown deadline: whatever is still running is cut off. */
-static void core_shutdown_check(evutil_socket_t fd, short what, void *arg)
+/* The drain timeout (stop what still runs) or the stop deadline (exit). */
+static void core_on_stop_deadline(evutil_socket_t fd, short what, void *arg)
 {
     struct core *core = arg;
     (void)fd;
     (void)what;
+    if (core->stopping == CORE_STOP_DRAIN) {
+        core_stop_fast(core, "drain timeout", core->cfg->stop_timeout_s);
+        return;
+    }
     log_warn("stop timeout: %zu session(s) still running, %zu worker(s) left; exiting",
              recorder_active(core->recorder), pool_size(core->pool));
     event_base_loopexit(core->base, NULL);
@@ -257,6 +377,28 @@ static void core_on_tick(evutil_socket_t fd, short what, void *arg)
         log_info("all sessions finished; exiting");
         event_base_loopexit(core->base, NULL);
     }
+}
+
+/* The control socket, unless disabled.  The built-in default path is best
+ * effort (a developer's unprivileged run may not create /run/webrtc-video);
+ * a path that was asked for must work. */
+static int core_control_open(struct core *core)
+{
+    const char *path = core->cfg->control_socket;
+    char err[512];
+
+    if (!path || !*path)
+        return 0;
+    core->control = control_new(core, path, err, sizeof(err));
+    if (core->control)
+        return 0;
+    if (strcmp(path, CONFIG_DEFAULT_CONTROL_SOCKET) == 0 &&
+        (errno == EACCES || errno == EPERM || errno == EROFS)) {
+        log_warn("no control socket: %s (set --control-socket)", err);
+        return 0;
+    }
+    log_error("control socket: %s", err);
+    return -1;
 }
 
 static int core_init(struct core *core, struct config *cfg, int transport_fd)
@@ -285,6 +427,8 @@ static int core_init(struct core *core, struct config *cfg, int transport_fd)
     core->recorder = recorder_new(core);
     core->rooms = rooms_new(core);
     core->relay = relay_new(core);
+    if (core_control_open(core) != 0)
+        return -1;
     core->tick = event_new(core->base, -1, EV_PERSIST, core_on_tick, core);
     evtimer_add(core->tick, &tick);
     if (!core->transport_link || !core->pool || !core->recorder || !core->rooms ||
@@ -304,6 +448,7 @@ static void core_fini(struct core *core)
         c->service->close(c->state);
         g_free(c);
     }
+    control_free(core->control);
     g_hash_table_destroy(core->conns->by_id);
     g_free(core->conns);
     recorder_free(core->recorder);

@@ -5,7 +5,7 @@
  * cycle: websocket connections as the core sees them (by id), the services
  * that speak on them (the recorder at /api/recorder, signaling at /videre and
  * /webrtc), the worker pool, the
- * signals and the timers.  It talks to the transport thread only through
+ * operator control socket (control.h), the signals, drain and the timers.  It talks to the transport thread only through
  * `transport_link` (proto/ipc.h frames) and to workers only through the pool.
  */
 #ifndef WV_MASTER_CORE_H
@@ -17,6 +17,7 @@
 
 #include "config.h"
 
+struct control;
 struct ipc_link;
 struct pool;
 struct recorder;
@@ -36,14 +37,32 @@ struct core {
     struct event *signals[4];
     struct event *tick;
     struct event *shutdown_timer;
+    struct control *control;    /* the operator control socket, or NULL */
     time_t started;
-    int stopping;
+    int draining;               /* no new sessions (drain on, or stopping) */
+    int stopping;               /* CORE_STOP_* */
+};
+
+enum {
+    CORE_RUNNING = 0,
+    CORE_STOP_DRAIN = 1, /* SIGTERM: sessions run on until drain-timeout */
+    CORE_STOP_FAST = 2,  /* sessions told to stop; exit when stored */
 };
 
 /* Send a websocket text message (takes ownership of `text`, may be NULL on
  * allocation failure) or close a connection, by connection id. */
 void core_ws_send(struct core *core, uint64_t conn_id, char *text);
 void core_ws_close(struct core *core, uint64_t conn_id, const char *reason);
+
+/* Drain on or off (`who` for the log).  Off is refused while stopping. */
+void core_set_draining(struct core *core, int on, const char *who);
+/* Re-read the configuration (SIGHUP, the control socket's reload) and apply
+ * what can change at run time; NEW sessions get it.  Returns 0, with the
+ * settings that changed but need a restart listed in `restart`
+ * (comma-separated, "" if none); or -1 with the reason in err, nothing
+ * changed. */
+int core_reload(struct core *core, const char *who, char *err, size_t errlen, char *restart,
+                size_t restartlen);
 
 /* Monotonic seconds, for durations and timeouts. */
 double core_now(void);

@@ -462,3 +462,16 @@ size_t pool_size(struct pool *pool)
         n++;
     return n;
 }
+
+void pool_foreach(struct pool *pool, void (*fn)(const struct worker_info *wi, void *data),
+                  void *data)
+{
+    static const char *const names[] = {"starting", "idle", "busy", "exiting"};
+    double now = core_now();
+    struct worker *w;
+
+    TAILQ_FOREACH(w, &pool->workers, entry) {
+        struct worker_info wi = {w->pid, names[w->state], now - w->spawned_at, w->bytes};
+        fn(&wi, data);
+    }
+}

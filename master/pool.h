@@ -64,4 +64,15 @@ void pool_shutdown(struct pool *pool);
 void pool_get_stats(struct pool *pool, struct pool_stats *st);
 size_t pool_size(struct pool *pool);
 
+/* One worker as the control socket shows it. */
+struct worker_info {
+    pid_t pid;
+    const char *state; /* "starting", "idle", "busy", "exiting" */
+    double age_s;      /* since it was spawned */
+    long long bytes;   /* recorded, from its last heartbeat */
+};
+/* Call fn for each worker, oldest first. */
+void pool_foreach(struct pool *pool, void (*fn)(const struct worker_info *wi, void *data),
+                  void *data);
+
 #endif

@@ -58,6 +58,7 @@ struct session {
     struct recorder *rec;
     uint64_t id;
     struct rconn *rc; /* NULL once the client has gone */
+    char peer[64];    /* the client's address */
     enum session_state state;
     struct worker *worker;
     char *sdp_offer;         /* held while waiting for a worker */
@@ -308,8 +309,9 @@ static void recorder_on_start(struct rconn *rc, const struct client_msg *msg)
         rconn_error(rc, "a session is already running on this connection");
         return;
     }
-    if (rec->core->stopping) {
-        rconn_error(rc, "the server is shutting down; try again shortly");
+    if (rec->core->stopping || rec->core->draining) {
+        rconn_error(rc, "the server is draining: it takes no new sessions; "
+                        "try again shortly or on another server");
         return;
     }
     const char *refusal = pool_unavailable(rec->core->pool);
@@ -326,6 +328,7 @@ static void recorder_on_start(struct rconn *rc, const struct client_msg *msg)
     s->rec = rec;
     s->id = ++rec->next_session_id;
     s->rc = rc;
+    snprintf(s->peer, sizeof(s->peer), "%s", rc->peer);
     s->state = SESSION_WAITING;
     s->sdp_offer = g_strdup(msg->u.start.sdp_offer);
     s->loopback = msg->u.start.loopback;
@@ -461,6 +464,38 @@ size_t recorder_stop_all(struct recorder *rec)
         session_stop(s);
     }
     return recorder_active(rec);
+}
+
+void recorder_foreach(struct recorder *rec,
+                      void (*fn)(const struct session_info *si, void *data), void *data)
+{
+    double now = core_now();
+    struct session *s;
+    TAILQ_FOREACH(s, &rec->sessions, entry) {
+        struct session_info si = {
+            .id = s->id,
+            .peer = s->peer,
+            .state = session_state_names[s->state],
+            .key = s->key,
+            .duration_s = now - s->created_at,
+            .bytes = s->worker ? worker_bytes(s->worker) : 0,
+            .worker_pid = s->worker ? (int)worker_pid(s->worker) : 0,
+        };
+        fn(&si, data);
+    }
+}
+
+int recorder_kill(struct recorder *rec, uint64_t id)
+{
+    struct session *s;
+    TAILQ_FOREACH(s, &rec->sessions, entry) {
+        if (s->id == id) {
+            log_info("session %llu: stopped by the operator", (unsigned long long)id);
+            session_stop(s);
+            return 0;
+        }
+    }
+    return -1;
 }
 
 void recorder_tick(struct recorder *rec)

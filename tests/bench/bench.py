@@ -135,7 +135,8 @@ async def main() -> int:
     master = subprocess.Popen(
         [os.path.join(args.build, "master", "webrtc-video"), "--listen", f"{server_ip}:{PORT}",
          "--storage-dir", os.path.join(tmp, "rec"), "--ice-address", server_ip,
-         "--min-spare", "2", "--max-spare", "4", "--log-level", "debug"],
+         "--min-spare", "2", "--max-spare", "4", "--log-level", "debug",
+         "--control-socket", os.path.join(tmp, "control.sock")],
         stderr=open(log_path, "w"))
     base = f"http://{server_ip}:{PORT}"
     ws_url = f"ws://{server_ip}:{PORT}/api/recorder"

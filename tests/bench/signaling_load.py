@@ -128,7 +128,8 @@ def main():
          "--storage-dir", os.path.join(tmp, "rec"), "--min-spare", "0", "--max-spare", "0",
          "--worker-path", os.path.join(args.build, "worker/webrtc-video-worker"),
          "--room-size", str(max(2, per_room)), "--signaling-connections",
-         str(args.connections + 10), "--log-level", "warn"],
+         str(args.connections + 10), "--log-level", "warn",
+         "--control-socket", os.path.join(tmp, "control.sock")],
         stdout=log, stderr=subprocess.STDOUT)
     try:
         for _ in range(100):

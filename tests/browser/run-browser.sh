@@ -103,7 +103,7 @@ s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$serv
 # The master forks its workers; setsid keeps them in their own group.
 setsid "$master" --listen "$server_ip:$port" --ice-address "$server_ip" \
     --storage-dir "$tmp/storage" --worker-path "$worker" --workers 4 \
-    --log-level debug </dev/null >"$log" 2>&1 &
+    --log-level debug --control-socket "$tmp/control.sock" </dev/null >"$log" 2>&1 &
 master_pid=$!
 
 i=0

@@ -139,6 +139,7 @@ class Server:
         self.extra = extra
         self.storage_dir = os.path.join(workdir, "storage")
         self.log_path = os.path.join(workdir, "master.log")
+        self.control_socket = os.path.join(workdir, "control.sock")
         self.port = free_port(SERVER_IP)
         self.proc: Optional[subprocess.Popen] = None
         self.seen_children: Set[int] = set()
@@ -158,7 +159,8 @@ class Server:
     def start(self, timeout: float = 20.0) -> None:
         cmd = [self.master, "--listen", f"{SERVER_IP}:{self.port}",
                "--storage-dir", self.storage_dir, "--ice-address", SERVER_IP,
-               "--workers", "4"]
+               "--workers", "4",
+               "--control-socket", self.control_socket]
         if self.worker:
             cmd += ["--worker-path", self.worker]
         cmd += self.extra
@@ -803,6 +805,7 @@ async def case_cli(server: Server, results: Results, workdir: str) -> None:
         conf = os.path.join(workdir, "good.conf")
         with open(conf, "w") as f:
             f.write(f"# a comment\n[server]\nlisten = 127.0.0.1:{port}\n"
+                    f"control-socket = {os.path.join(workdir, 'conf.sock')}\n"
                     f"[storage]\ndir = {storage}\n[workers]\nmin-spare = 1\n"
                     f"path = {server.worker or ''}\n[ice]\naddresses = {SERVER_IP}\n")
         if not server.worker:
