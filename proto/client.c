@@ -179,21 +179,12 @@ char *client_msg_upload_success(const char *video_url, const char *key)
         json_pack("{s:s, s:s, s:s}", "id", "uploadSuccess", "videoUrl", video_url, "key", key));
 }
 
-/*
- * The message often quotes client input (an unknown id, jansson's "near
- * '...'" text), cut at a byte limit by vsnprintf.  A cut through a multi-byte
- * character, or invalid bytes, would make json_pack fail and leave the client
- * without any answer: GLib replaces whatever is not valid UTF-8.
- */
+/* The message often quotes client input: see proto_json_error. */
 char *client_msg_error(const char *fmt, ...)
 {
-    char message[1024] = "";
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    char *out = proto_json_error("id", "error", fmt, ap);
     va_end(ap);
-    gchar *valid = g_utf8_make_valid(message, -1);
-    char *out = proto_json_dump(json_pack("{s:s, s:s}", "id", "error", "message", valid));
-    g_free(valid);
     return out;
 }

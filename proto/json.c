@@ -3,6 +3,7 @@
  */
 #include "json.h"
 
+#include <glib.h>
 #include <stdio.h>
 
 char *proto_json_dump(json_t *o)
@@ -70,4 +71,14 @@ json_t *proto_json_load_object(const char *data, size_t len, const char *what, c
         return NULL;
     }
     return root;
+}
+
+char *proto_json_error(const char *key, const char *value, const char *fmt, va_list ap)
+{
+    char message[1024] = "";
+    vsnprintf(message, sizeof(message), fmt, ap);
+    gchar *valid = g_utf8_make_valid(message, -1);
+    char *out = proto_json_dump(json_pack("{s:s, s:s}", key, value, "message", valid));
+    g_free(valid);
+    return out;
 }

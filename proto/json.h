@@ -6,11 +6,21 @@
 #define WV_PROTO_JSON_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 /* Compact JSON text of `o` (malloc'd; free()), releasing `o`.  NULL in,
  * NULL out, so that a failed json_pack() falls through to the caller. */
 char *proto_json_dump(json_t *o);
+
+/*
+ * {"<key>":"<value>","message":"<fmt, ap>"}: the error message of a protocol
+ * whose messages are told apart by `key` ("id", "type").  The text is cut at
+ * 1 KiB and made valid UTF-8 (it often quotes client input, and a cut through
+ * a multi-byte character would make json_pack fail and leave the client
+ * without any answer).
+ */
+char *proto_json_error(const char *key, const char *value, const char *fmt, va_list ap);
 
 /*
  * Parse one message that must be a JSON object.  Returns it (json_decref

@@ -174,13 +174,9 @@ char *relay_msg_from(const struct relay_msg *msg, const char *from)
 
 char *relay_msg_error(const char *fmt, ...)
 {
-    char message[1024] = "";
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    char *out = proto_json_error("type", "error", fmt, ap);
     va_end(ap);
-    gchar *valid = g_utf8_make_valid(message, -1);
-    char *out = proto_json_dump(json_pack("{s:s, s:s}", "type", "error", "message", valid));
-    g_free(valid);
     return out;
 }
