@@ -37,24 +37,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LIB = os.path.join(os.path.dirname(HERE), "lib")
 sys.path.insert(0, LIB)
 
-SERVER_IP = "10.77.0.1"  # tv0, see tests/lib/netns.sh
-CLIENT_IP = "10.77.0.2"  # tv1
+from harness import (CLIENT_IP, SERVER_IP, CaseFailed, free_port,  # noqa: E402
+                     in_test_namespace, require)
+
 RECORD_SECONDS = 3.0
-
-
-class CaseFailed(Exception):
-    """A check did not hold; the message says what was seen."""
-
-
-def require(condition: bool, reason: str) -> None:
-    if not condition:
-        raise CaseFailed(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -610,16 +596,6 @@ async def case_fast_stop(args, workdir: str, results: Results) -> None:
 CASES = [("cli", case_cli), ("protocol", case_protocol), ("drain", case_drain),
          ("kill", case_kill), ("reload", case_reload), ("sigterm", case_sigterm),
          ("drain-timeout", case_drain_timeout), ("fast-stop", case_fast_stop)]
-
-
-def in_test_namespace() -> bool:
-    out = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True)
-    found = set()
-    for line in out.stdout.splitlines():
-        bits = line.split()
-        if len(bits) >= 4 and bits[2] == "inet":
-            found.add((bits[1], bits[3].split("/")[0]))
-    return {("tv0", SERVER_IP), ("tv1", CLIENT_IP)} <= found
 
 
 async def run(args, workdir: str) -> int:

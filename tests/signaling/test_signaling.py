@@ -29,30 +29,18 @@ import urllib.request
 
 import websockets
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from harness import CaseFailed, free_port, require  # noqa: E402
+
 ROOM_SIZE = 3
 MAX_CONNECTIONS = 6
 TIMEOUT = 3.0
 QUIET = 0.3  # how long "nothing arrives" is watched for
 
 
-class CaseFailed(Exception):
-    pass
-
-
-def require(cond, reason):
-    if not cond:
-        raise CaseFailed(reason)
-
-
 # ---------------------------------------------------------------------------
 # The server
 # ---------------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

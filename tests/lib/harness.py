@@ -1,0 +1,37 @@
+"""tests/lib/harness.py - what every test script that starts the server shares.
+
+The test network's addresses (tests/lib/netns.sh), the failed-check exception
+and `require`, a free port, and whether we already run inside the namespace.
+"""
+
+import socket
+import subprocess
+
+SERVER_IP = "10.77.0.1"  # tv0, see tests/lib/netns.sh
+CLIENT_IP = "10.77.0.2"  # tv1
+
+
+class CaseFailed(Exception):
+    """A check did not hold; the message says what was seen."""
+
+
+def require(condition: bool, reason: str) -> None:
+    if not condition:
+        raise CaseFailed(reason)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def in_test_namespace() -> bool:
+    """Inside tests/lib/netns.sh: tv0 carries SERVER_IP and tv1 CLIENT_IP."""
+    out = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True)
+    found = set()
+    for line in out.stdout.splitlines():
+        bits = line.split()  # "3: tv0    inet 10.77.0.1/24 ..."
+        if len(bits) >= 4 and bits[2] == "inet":
+            found.add((bits[1], bits[3].split("/")[0]))
+    return {("tv0", SERVER_IP), ("tv1", CLIENT_IP)} <= found
