@@ -32,11 +32,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from typing import Dict, List, Optional, Set
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,26 +46,12 @@ sys.path.insert(0, LIB)
 
 import recorder_client as rc  # noqa: E402
 from recorder_client import RecorderClient, RecorderError  # noqa: E402
+from harness import (CLIENT_IP, SERVER_IP, CaseFailed, free_port,  # noqa: E402
+                     in_test_namespace, require)
 
-SERVER_IP = "10.77.0.1"  # tv0, see tests/lib/netns.sh
-CLIENT_IP = "10.77.0.2"  # tv1
 RECORD_SECONDS = 4.0
 SHORT_SECONDS = 3.0
 CASE_TIMEOUT = 60.0
-
-
-class CaseFailed(Exception):
-    """A check did not hold; the message says what was seen."""
-
-
-def require(condition: bool, reason: str) -> None:
-    if not condition:
-        raise CaseFailed(reason)
-
-
-# --------------------------------------------------------------------------
-# Processes (/proc)
-# --------------------------------------------------------------------------
 
 
 def proc_stat(pid: int) -> Optional[tuple]:
@@ -122,12 +109,6 @@ def pids_owning_sockets(pids, inodes: Set[int]) -> Set[int]:
 # --------------------------------------------------------------------------
 # The server under test
 # --------------------------------------------------------------------------
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -383,6 +364,20 @@ async def case_ping(server: Server, results: Results, workdir: str) -> None:
     with results.check("sessions-idle"):
         n = await server.sessions()
         require(n == 0, f"/sessions reads {n} before any session, expected 0")
+    with results.check("http-errors", detail := []):
+        # Unknown paths, keys that try to leave the storage dir, and methods
+        # other than GET are refused, never served.
+        for path in ("/nope", "/recordings/", "/recordings/.spool", "/recordings/..%2Fx"):
+            status, _ = await server.get(path)
+            require(status == 404, f"GET {path}: HTTP {status}, expected 404")
+        req = urllib.request.Request(server.http_url + "/ping", data=b"x", method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                status = r.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        require(status == 405, f"POST /ping: HTTP {status}, expected 405")
+        detail.append("404 for unknown paths and keys, 405 for POST")
 
 
 async def case_concurrent(server: Server, results: Results, workdir: str) -> None:
@@ -856,17 +851,6 @@ CASES = [
 # --------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------
-
-
-def in_test_namespace() -> bool:
-    """Inside tests/lib/netns.sh: tv0 carries SERVER_IP and tv1 CLIENT_IP."""
-    out = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True)
-    addresses = set()
-    for line in out.stdout.splitlines():
-        bits = line.split()  # "3: tv0    inet 10.77.0.1/24 ..."
-        if len(bits) >= 4 and bits[2] == "inet":
-            addresses.add((bits[1], bits[3].split("/")[0]))
-    return {("tv0", SERVER_IP), ("tv1", CLIENT_IP)} <= addresses
 
 
 async def run(args, workdir: str) -> int:
