@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_common.c - common/random.c and common/log.c.
+ * tests/unit/test_common.c - common/random.c, common/log.c and common/secret.c.
  */
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "random.h"
+#include "secret.h"
 
 /* ---- random_hex -------------------------------------------------------- */
 
@@ -189,6 +190,65 @@ static void test_log_truncation(void)
     g_free(text);
 }
 
+/* ---- secret ------------------------------------------------------------ */
+
+static void test_secret_equal(void)
+{
+    g_assert_true(secret_equal("abc", 3, "abc", 3));
+    g_assert_false(secret_equal("abc", 3, "abd", 3));
+    g_assert_false(secret_equal("abc", 3, "abcd", 4));
+    g_assert_false(secret_equal("abc", 3, "", 0));
+    g_assert_true(secret_equal("", 0, "", 0));
+}
+
+/* The vector comes from Python's hashlib.pbkdf2_hmac("sha256", b"hunter2",
+ * b"0123456789abcdef", 1000), an independent implementation. */
+static void test_secret_verify_known(void)
+{
+    const char *stored = "pbkdf2:sha256:1000$0123456789abcdef$"
+                         "a63e13df90f6bf8b58982d6c4c9d72e6d70c00339db67406bee1e6c980d08768";
+    g_assert_true(secret_is_password_hash(stored));
+    g_assert_cmpint(secret_verify_password("hunter2", stored), ==, 1);
+    g_assert_cmpint(secret_verify_password("hunter3", stored), ==, 0);
+    g_assert_cmpint(secret_verify_password("", stored), ==, 0);
+}
+
+static void test_secret_roundtrip(void)
+{
+    char *a = secret_hash_password("correct horse", 2000);
+    char *b = secret_hash_password("correct horse", 2000);
+    g_assert_nonnull(a);
+    g_assert_nonnull(b);
+    g_assert_true(g_str_has_prefix(a, "pbkdf2:sha256:2000$"));
+    g_assert_cmpstr(a, !=, b); /* fresh salt each time */
+    g_assert_cmpint(secret_verify_password("correct horse", a), ==, 1);
+    g_assert_cmpint(secret_verify_password("correct horse", b), ==, 1);
+    g_assert_cmpint(secret_verify_password("correct horsE", a), ==, 0);
+    free(a);
+    free(b);
+}
+
+static void test_secret_malformed(void)
+{
+    const char *bad[] = {
+        "",
+        "hunter2",
+        "pbkdf2:sha1:1000$salt$a63e13df90f6bf8b58982d6c4c9d72e6d70c00339db67406bee1e6c980d08768",
+        "pbkdf2:sha256:0$salt$a63e13df90f6bf8b58982d6c4c9d72e6d70c00339db67406bee1e6c980d08768",
+        "pbkdf2:sha256:-5$salt$a63e13df90f6bf8b58982d6c4c9d72e6d70c00339db67406bee1e6c980d08768",
+        "pbkdf2:sha256:1000$$a63e13df90f6bf8b58982d6c4c9d72e6d70c00339db67406bee1e6c980d08768",
+        "pbkdf2:sha256:1000$salt$a63e13df",
+        "pbkdf2:sha256:1000$salt$A63E13DF90F6BF8B58982D6C4C9D72E6D70C00339DB67406BEE1E6C980D08768",
+        "pbkdf2:sha256:1000salt$a63e13df90f6bf8b58982d6c4c9d72e6d70c00339db67406bee1e6c980d08768",
+        "pbkdf2:sha256:999999999999$s$a63e13df90f6bf8b58982d6c4c9d72e6d70c00339db67406bee1e6c980d08768",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_false(secret_is_password_hash(bad[i]));
+        g_assert_cmpint(secret_verify_password("hunter2", bad[i]), ==, -1);
+    }
+    g_assert_false(secret_is_password_hash(NULL));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -198,5 +258,9 @@ int main(int argc, char **argv)
     g_test_add_func("/log/level-parse", test_log_level_parse);
     g_test_add_func("/log/format", test_log_format);
     g_test_add_func("/log/truncation", test_log_truncation);
+    g_test_add_func("/secret/equal", test_secret_equal);
+    g_test_add_func("/secret/verify-known", test_secret_verify_known);
+    g_test_add_func("/secret/roundtrip", test_secret_roundtrip);
+    g_test_add_func("/secret/malformed", test_secret_malformed);
     return g_test_run();
 }
