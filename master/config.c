@@ -96,8 +96,8 @@ static const char config_usage[] =
     "      --log-level LEVEL    debug, info, warn or error (default info)\n"
     "      --room-size N        most peers in one /videre room (default 16)\n"
     "      --signaling-connections N\n"
-    "                           most signaling websockets (/videre, /webrtc)\n"
-    "                           open at once (default 10000)\n"
+    "                           most signaling websockets (/videre, /webrtc,\n"
+    "                           /workspaces) open at once (default 10000)\n"
     "      --control-socket PATH\n"
     "                           operator control socket (default\n"
     "                           " CONFIG_DEFAULT_CONTROL_SOCKET "; empty: none)\n"
@@ -470,7 +470,7 @@ static void config_defaults(struct config *cfg)
     cfg->workspaces_token_ttl_s = 86400;
     cfg->workspaces_id_length = 10;
     cfg->workspaces_max_capacity = 5;
-    cfg->workspaces_pin_iterations = 50000;
+    cfg->workspaces_pin_iterations = 20000;
     cfg->turn_ttl_s = 86400;
 }
 

@@ -30,7 +30,7 @@ struct config {
     double heartbeat_timeout_s; /* a worker silent this long is killed */
     int stop_timeout_s;       /* stop -> stored */
     int room_size;            /* most peers in one /videre room */
-    int signaling_max_connections; /* /videre + /webrtc websockets at once */
+    int signaling_max_connections; /* /videre + /webrtc + /workspaces websockets at once */
     enum log_level log_level;
     char *control_socket;     /* operator control socket, NULL or "": none */
     int drain_timeout_s;      /* SIGTERM: sessions may run on this long */
