@@ -583,6 +583,10 @@ static void ws_dispatch(struct wsconn *c, const struct workspaces_msg *m)
     struct jwt_claims tok;
     struct workspace *w;
 
+    if (!ws_secret(c->wss)) { /* the secret was removed by a reload */
+        ws_alert(c, workspaces_event_name(m->event), "workspaces are disabled on this server");
+        return;
+    }
     if (m->event == WSE_CREATE) {
         if (c->a)
             ws_alert(c, "create", "this connection already attends a workspace; leave it first");

@@ -482,10 +482,48 @@ async def security_capacity(srv, st):
         await p.close()
 
 
+def ctl(srv, *cmd):
+    return subprocess.run([os.path.join(os.path.dirname(srv.proc.args[0]), "ctl", "webrtc-videoctl"),
+                           "-s", os.path.join(srv.tmp, "control.sock"), *cmd],
+                          capture_output=True, text=True, timeout=10)
+
+
+async def security_rotation(srv, st):
+    """A reloaded secret invalidates every token; a removed one disables the endpoint."""
+    o, b = st["o"], st["b"]
+    conf = srv.proc.args[srv.proc.args.index("--config") + 1]
+    original = open(conf).read()
+    try:
+        with open(conf, "w") as f:
+            f.write(original.replace(SECRET, SECRET[::-1] + "-rotated"))
+        out = ctl(srv, "reload")
+        require(out.returncode == 0, f"reload: {out.stdout} {out.stderr}")
+        await b.event("iceservers")
+        await b.alert("signature mismatch", "iceservers")
+        x = await WsClient.open_ws(srv, "old-link")
+        await x.event("attend", {"name": "x"}, token=o.access)
+        await x.alert("signature mismatch")
+        await x.close()
+        with open(conf, "w") as f:
+            f.write(original.replace(f"secret = {SECRET}\n", ""))
+        require(ctl(srv, "reload").returncode == 0, "reload without a secret")
+        await b.event("iceservers")
+        await b.alert("disabled")
+        y = await Client.open(srv.url("/workspaces"), "refused")
+        await y.closed()
+    finally:
+        with open(conf, "w") as f:
+            f.write(original)
+    require(ctl(srv, "reload").returncode == 0, "reload back")
+    await b.event("iceservers")  # the original secret: the old tokens work again
+    await b.expect("iceservers")
+
+
 SECURITY = [
     ("security/tokens", security_tokens),
     ("security/wrong-pins", security_pins),
     ("security/capacity", security_capacity),
+    ("security/secret-rotation-by-reload", security_rotation),
 ]
 
 
