@@ -705,6 +705,13 @@ struct workspaces *workspaces_new(struct core *core)
         workspaces_free(wss); /* nothing is dirty: the file is left as it is */
         return NULL;
     }
+    /* Write it back at once: a file we could not save to later is a
+     * start-up error now, not a lost change then. */
+    if (path && workspaces_store_save(path, wss->by_id, err, sizeof(err)) != 0) {
+        log_error("workspaces: %s", err);
+        workspaces_free(wss);
+        return NULL;
+    }
     if (path)
         log_info("workspaces: %u loaded from %s", g_hash_table_size(wss->by_id), path);
     if (!core->cfg->workspaces_secret)

@@ -620,6 +620,13 @@ async def persistence(args, tmp):
         require(out.returncode != 0, f"started with a corrupt file ({want})")
         require(want in out.stderr and store in out.stderr, f"error for {want}: {out.stderr[-500:]!r}")
         require(open(store).read() == body, "the corrupt file was changed")
+    # a storage file in a directory that does not exist: refused at start-up
+    conf2 = write_config(tmp, f"storage-file = {tmp}/missing/dir/ws.json\n")
+    out = subprocess.run([args.master, "--config", conf2, "--listen", f"127.0.0.1:{free_port()}",
+                          "--storage-dir", os.path.join(tmp, "rec"), "--worker-path", args.worker,
+                          "--min-spare", "0", "--max-spare", "0", "--control-socket",
+                          os.path.join(tmp, "c3.sock")], capture_output=True, text=True, timeout=15)
+    require(out.returncode != 0 and "cannot write" in out.stderr, f"unwritable: {out.stderr[-300:]!r}")
     print("ok persistence/corrupt-file-refused", flush=True)
 
 
