@@ -103,6 +103,12 @@ static int ws_bucket(double *tokens, double *last, double rate, double burst, in
     return 0;
 }
 
+/* A client's name, or seed 004's default for none. */
+static const char *ws_name_or(const char *name, const char *dflt)
+{
+    return name && *name ? name : dflt;
+}
+
 static int64_t ws_time(void)
 {
     return (int64_t)time(NULL);
@@ -275,7 +281,8 @@ static void ws_on_create(struct wsconn *c, const struct workspaces_msg *m)
     }
     if (m->pin && !ws_kdf_allowed(c, "create"))
         return;
-    if (m->pin && !(pin_hash = secret_hash_password(m->pin, (unsigned)wss->core->cfg->workspaces_pin_iterations)))
+    if (m->pin && !(pin_hash = secret_hash_password(
+                         m->pin, (unsigned)wss->core->cfg->workspaces_pin_iterations)))
         goto error;
     do {
         if (ws_new_id(id, (size_t)wss->core->cfg->workspaces_id_length) != 0)
@@ -283,9 +290,9 @@ static void ws_on_create(struct wsconn *c, const struct workspaces_msg *m)
     } while (g_hash_table_contains(wss->by_id, id));
     if (random_hex(aid, WS_ATTENDEE_ID_BYTES) != 0)
         goto error;
-    struct workspace *w = workspace_new(id, m->name && *m->name ? m->name : WS_DEFAULT_WORKSPACE,
-                                        pin_hash, ws_time());
-    struct attendee *a = workspace_add(w, aid, m->host && *m->host ? m->host : WS_DEFAULT_ATTENDEE, 1);
+    struct workspace *w =
+        workspace_new(id, ws_name_or(m->name, WS_DEFAULT_WORKSPACE), pin_hash, ws_time());
+    struct attendee *a = workspace_add(w, aid, ws_name_or(m->host, WS_DEFAULT_ATTENDEE), 1);
     owner_token = ws_token(wss, w, a, JWT_ROLE_OWNER);
     share_token = ws_token(wss, w, NULL, JWT_ROLE_SHARE);
     if (!owner_token || !share_token) {
@@ -371,7 +378,7 @@ static void ws_on_attend(struct wsconn *c, const struct workspaces_msg *m,
             return;
         }
     } while (workspace_find(w, aid));
-    struct attendee *a = workspace_add(w, aid, m->name && *m->name ? m->name : WS_DEFAULT_ATTENDEE, 0);
+    struct attendee *a = workspace_add(w, aid, ws_name_or(m->name, WS_DEFAULT_ATTENDEE), 0);
     char *token = ws_token(c->wss, w, a, JWT_ROLE_ATTENDEE);
     ws_bind(c, w, a);
     ws_send(c, workspaces_msg_build("attend", token, ws_welcome(w, a)));
