@@ -20,6 +20,7 @@
  *   destroy                 ->     everyone: destroy notice, then closed; records deleted
  *   leave (anyone)                 the attendee's record deleted; the workspace stays
  *   socket dropped                 the record stays: re-attend with the token restores it
+ *   (a workspace nobody is in and no token of which is still valid is deleted)
  *
  * Limits, beyond sigconn.h's rate, size, queue and count: max-capacity
  * attendees per workspace (one more is alerted and closed); PIN guesses (a
@@ -56,6 +57,7 @@
 #define WS_KDF_RATE 10.0
 #define WS_KDF_BURST 20.0
 #define WS_SAVE_DELAY_US 200000 /* changes within 0.2 s are written together */
+#define WS_SWEEP_S 60           /* how often expired workspaces are looked for */
 #define WS_DEFAULT_WORKSPACE "Anonymous Workspace" /* seed 004's untitled_workspace */
 #define WS_DEFAULT_ATTENDEE "Anonymous"            /* seed 004's anonymous_attendee */
 
@@ -73,6 +75,7 @@ struct workspaces {
     GHashTable *by_id; /* workspace id -> struct workspace (owned) */
     double kdf_tokens, kdf_last;
     struct event *save_timer;
+    struct event *sweep_timer;
     int dirty;
 };
 
@@ -103,6 +106,8 @@ static int ws_bucket(double *tokens, double *last, double rate, double burst, in
     return 0;
 }
 
+static void ws_changed(struct workspaces *wss);
+
 /* A client's name, or seed 004's default for none. */
 static const char *ws_name_or(const char *name, const char *dflt)
 {
@@ -119,10 +124,15 @@ static const char *ws_secret(const struct workspaces *wss)
     return wss->core->cfg->workspaces_secret;
 }
 
-static char *ws_token(struct workspaces *wss, const struct workspace *w, const struct attendee *a,
+/* A token for `a` (NULL: the access token); the workspace is active until it expires. */
+static char *ws_token(struct workspaces *wss, struct workspace *w, const struct attendee *a,
                       enum jwt_role role)
 {
     struct jwt_claims c = {.role = role, .iat = ws_time()};
+    if (w->active != c.iat) {
+        w->active = c.iat;
+        ws_changed(wss);
+    }
     const char *key = ws_secret(wss);
     c.exp = c.iat + wss->core->cfg->workspaces_token_ttl_s;
     g_strlcpy(c.workspace, w->id, sizeof(c.workspace));
@@ -177,6 +187,36 @@ static void ws_changed(struct workspaces *wss)
     wss->dirty = 1;
     if (!wss->save_timer || evtimer_add(wss->save_timer, &tv) != 0)
         ws_save_now(wss);
+}
+
+/* A workspace nobody is in and for which every token has expired can never
+ * be entered again: it is deleted (at start-up and every WS_SWEEP_S). */
+static void ws_sweep(struct workspaces *wss)
+{
+    GHashTableIter it;
+    gpointer value;
+    int64_t now = ws_time();
+    int64_t ttl = wss->core->cfg->workspaces_token_ttl_s;
+
+    g_hash_table_iter_init(&it, wss->by_id);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        struct workspace *w = value;
+        int connected = 0;
+        for (guint i = 0; i < w->attendees->len && !connected; i++)
+            connected = ((struct attendee *)g_ptr_array_index(w->attendees, i))->conn != NULL;
+        if (connected || now < w->active + ttl)
+            continue;
+        log_info("workspaces: %s expired (no valid token left)", w->id);
+        g_hash_table_iter_remove(&it);
+        ws_changed(wss);
+    }
+}
+
+static void ws_on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    ws_sweep(arg);
 }
 
 /* ---- binding, notices ------------------------------------------------------- */
@@ -413,8 +453,14 @@ static void ws_on_reattend(struct wsconn *c, const struct jwt_claims *tok, struc
         core_ws_close(c->wss->core, old->conn_id, "re-attended elsewhere");
     }
     char *token = ws_token(c->wss, w, a, tok->role);
+    json_t *d = ws_welcome(w, a);
+    if (a->owner) { /* a fresh access token to share: the old one may be near its expiry */
+        char *share = ws_token(c->wss, w, NULL, JWT_ROLE_SHARE);
+        json_object_set_new(d, "access", json_string(share ? share : ""));
+        free(share);
+    }
     ws_bind(c, w, a);
-    ws_send(c, workspaces_msg_build("re-attend", token, ws_welcome(w, a)));
+    ws_send(c, workspaces_msg_build("re-attend", token, d));
     free(token);
     ws_notify(w, a, "re-attend", a->owner ? 0 : ws_call_on(w));
     log_info("workspaces: %s re-attended %s", a->id, w->id);
@@ -702,16 +748,21 @@ struct workspaces *workspaces_new(struct core *core)
 {
     struct workspaces *wss = g_new0(struct workspaces, 1);
     const char *path = core->cfg->workspaces_storage_file;
+    struct timeval sweep = {WS_SWEEP_S, 0};
     char err[512];
 
     wss->core = core;
     wss->by_id = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, workspace_free);
     wss->save_timer = evtimer_new(core->base, ws_on_save, wss);
+    wss->sweep_timer = event_new(core->base, -1, EV_PERSIST, ws_on_sweep, wss);
     if (path && workspaces_store_load(path, wss->by_id, err, sizeof(err)) != 0) {
         log_error("%s", err);
         workspaces_free(wss); /* nothing is dirty: the file is left as it is */
         return NULL;
     }
+    ws_sweep(wss);
+    if (wss->sweep_timer)
+        evtimer_add(wss->sweep_timer, &sweep);
     /* Write it back at once: a file we could not save to later is a
      * start-up error now, not a lost change then. */
     if (path && workspaces_store_save(path, wss->by_id, err, sizeof(err)) != 0) {
@@ -734,6 +785,8 @@ void workspaces_free(struct workspaces *wss)
         ws_save_now(wss);
     if (wss->save_timer)
         event_free(wss->save_timer);
+    if (wss->sweep_timer)
+        event_free(wss->sweep_timer);
     g_hash_table_destroy(wss->by_id);
     g_free(wss);
 }

@@ -27,6 +27,7 @@ struct workspace *workspace_new(const char *id, const char *name, const char *pi
     w->name = g_strdup(name);
     w->pin_hash = g_strdup(pin_hash);
     w->created = created;
+    w->active = created;
     w->attendees = g_ptr_array_new();
     return w;
 }
@@ -75,6 +76,7 @@ static const struct field_rule workspace_rules[] = {
     {"id", FIELD_STRING, 1, 0},
     {"name", FIELD_STRING, 1, 0},
     {"created", FIELD_INTEGER, 1, 0},
+    {"active", FIELD_INTEGER, 0, 0},
     {"pin_hash", FIELD_STRING, 0, 1},
     {"attendees", FIELD_ARRAY, 1, 0},
 };
@@ -133,6 +135,8 @@ static int store_load_workspace(GHashTable *by_id, json_t *o, char *err, size_t 
     }
     struct workspace *w = workspace_new(
         id, name, pin, (int64_t)json_integer_value(json_object_get(o, "created")));
+    if (json_object_get(o, "active"))
+        w->active = (int64_t)json_integer_value(json_object_get(o, "active"));
     g_hash_table_insert(by_id, w->id, w);
     json_array_foreach(json_object_get(o, "attendees"), i, a) {
         if (store_load_attendee(w, a, err, errlen) != 0)
@@ -189,8 +193,9 @@ static json_t *store_workspace_json(const struct workspace *w)
         json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "id", a->id, "name", a->name,
                                               "owner", a->owner));
     }
-    json_t *o = json_pack("{s:s, s:s, s:I, s:o}", "id", w->id, "name", w->name, "created",
-                          (json_int_t)w->created, "attendees", list);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:o}", "id", w->id, "name", w->name, "created",
+                          (json_int_t)w->created, "active", (json_int_t)w->active, "attendees",
+                          list);
     if (o && w->pin_hash)
         json_object_set_new(o, "pin_hash", json_string(w->pin_hash));
     return o;

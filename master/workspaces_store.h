@@ -8,6 +8,7 @@
  * (after a restart everyone re-attends with the token they hold).
  *
  *   {"version":1,"workspaces":[{"id":"Ab3dE6gH9k","name":"Team","created":1700000000,
+ *     "active":1700003600,
  *     "pin_hash":"pbkdf2:sha256:50000$...$...",
  *     "attendees":[{"id":"0123456789abcdef","name":"Ann","owner":true}, ...]}]}
  *
@@ -41,6 +42,7 @@ struct workspace {
     char *name;
     char *pin_hash;       /* NULL: no PIN */
     int64_t created;
+    int64_t active;       /* when a token was last issued for it (Unix s) */
     GPtrArray *attendees; /* struct attendee, owned */
     double pin_tokens;    /* wrong-PIN budget (token bucket) */
     double pin_last;

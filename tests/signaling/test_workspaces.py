@@ -584,6 +584,7 @@ async def persistence(args, tmp):
         await o2.event("re-attend")
         m = await o2.expect("re-attend")
         require(m["data"]["workspace_name"] == "Kept" and m["data"]["owner"], f"{m}")
+        require(claims_of(m["data"]["access"])["role"] == "share", f"owner's fresh access token {m}")
         o2.token, o2.access = m["token"], o.access
         b2 = await WsClient.open_ws(srv, "bob-again")
         b2.token = b.token
@@ -604,6 +605,22 @@ async def persistence(args, tmp):
     finally:
         require(srv.stop(keep=True) == 0, "clean exit")
     print("ok persistence/restart", flush=True)
+    # a workspace nobody is in, whose tokens have all expired, is deleted at start-up
+    old = int(time.time()) - 2 * 86400
+    with open(store, "w") as f:
+        json.dump({"version": 1, "workspaces": [
+            {"id": "Expired123", "name": "old", "created": old, "active": old, "attendees": []},
+            {"id": "Recent1234", "name": "new", "created": old, "active": int(time.time()),
+             "attendees": [{"id": "0123456789abcdef", "name": "x", "owner": True}]}]}, f)
+    srv = start_server(args, conf)
+    try:
+        cnt = srv.counts()
+        require(cnt["workspaces"] == 1, f"expired workspace kept: {cnt}")
+        require([w["id"] for w in json.load(open(store))["workspaces"]] == ["Recent1234"],
+                "the file still holds the expired workspace")
+    finally:
+        require(srv.stop(keep=True) == 0, "clean exit")
+    print("ok persistence/expired-workspaces-deleted", flush=True)
     # corrupt files: a clear start-up error, the file left alone
     for body, want in [('{"version":1,"workspaces":[{"id":', "corrupt or unreadable"),
                        ('{"version":1,"workspaces":[{"id":"a","name":"n","created":1,'
