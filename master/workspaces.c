@@ -453,13 +453,13 @@ static void ws_on_reattend(struct wsconn *c, const struct jwt_claims *tok, struc
         core_ws_close(c->wss->core, old->conn_id, "re-attended elsewhere");
     }
     char *token = ws_token(c->wss, w, a, tok->role);
+    ws_bind(c, w, a);
     json_t *d = ws_welcome(w, a);
     if (a->owner) { /* a fresh access token to share: the old one may be near its expiry */
         char *share = ws_token(c->wss, w, NULL, JWT_ROLE_SHARE);
         json_object_set_new(d, "access", json_string(share ? share : ""));
         free(share);
     }
-    ws_bind(c, w, a);
     ws_send(c, workspaces_msg_build("re-attend", token, d));
     free(token);
     ws_notify(w, a, "re-attend", a->owner ? 0 : ws_call_on(w));
