@@ -50,6 +50,7 @@
 #include "workspaces_store.h"
 
 #define WS_MAX_WORKSPACES 10000
+#define WS_CREATES_PER_CONN 5 /* a client creates one; a loop of create+leave is refused */
 #define WS_ATTENDEE_ID_BYTES 8 /* 16 hex characters */
 #define WS_WRONG_PINS_PER_CONN 3
 #define WS_PIN_BURST 5.0
@@ -68,6 +69,7 @@ struct wsconn {
     struct workspace *w; /* bound: w and a, or neither */
     struct attendee *a;
     int wrong_pins;
+    int creates;
 };
 
 struct workspaces {
@@ -319,6 +321,10 @@ static void ws_on_create(struct wsconn *c, const struct workspaces_msg *m)
         ws_alert(c, "create", "too many workspaces on this server");
         return;
     }
+    if (c->creates >= WS_CREATES_PER_CONN) {
+        ws_alert(c, "create", "this connection has created enough workspaces");
+        return;
+    }
     if (m->pin && !ws_kdf_allowed(c, "create"))
         return;
     if (m->pin && !(pin_hash = secret_hash_password(
@@ -340,6 +346,7 @@ static void ws_on_create(struct wsconn *c, const struct workspaces_msg *m)
         goto error;
     }
     g_hash_table_insert(wss->by_id, w->id, w);
+    c->creates++;
     ws_bind(c, w, a);
     json_t *d = ws_welcome(w, a);
     json_object_set_new(d, "access", json_string(share_token));

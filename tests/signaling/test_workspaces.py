@@ -480,6 +480,17 @@ async def security_capacity(srv, st):
     await attend(srv, o, "next")
     for p in [o] + peers:
         await p.close()
+    # create, leave, create...: five workspaces per connection
+    looper = await WsClient.open_ws(srv, "looper")
+    for i in range(5):
+        await looper.event("create", {"name": f"w{i}"}, token=None)
+        m = await looper.expect("create")
+        looper.token = m["token"]
+        await looper.event("leave")
+        await looper.expect("leave")
+    await looper.event("create", {"name": "w6"}, token=None)
+    await looper.alert("created enough workspaces", "create")
+    await looper.close()
 
 
 def ctl(srv, *cmd):
