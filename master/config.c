@@ -39,6 +39,18 @@ enum {
     OPT_SIGNALING_CONNECTIONS,
     OPT_CONTROL_SOCKET,
     OPT_DRAIN_TIMEOUT,
+    /* file only: [workspaces], [ice] stun-uris, [turn] (secrets stay out of argv) */
+    OPT_WS_SECRET = 512,
+    OPT_WS_TOKEN_TTL,
+    OPT_WS_ID_LENGTH,
+    OPT_WS_MAX_CAPACITY,
+    OPT_WS_PIN_ITERATIONS,
+    OPT_WS_STORAGE_FILE,
+    OPT_WS_DEVELOPMENT,
+    OPT_STUN_URIS,
+    OPT_TURN_URIS,
+    OPT_TURN_SECRET,
+    OPT_TURN_TTL,
 };
 
 static const struct option config_options[] = {
@@ -84,8 +96,8 @@ static const char config_usage[] =
     "      --log-level LEVEL    debug, info, warn or error (default info)\n"
     "      --room-size N        most peers in one /videre room (default 16)\n"
     "      --signaling-connections N\n"
-    "                           most signaling websockets (/videre, /webrtc)\n"
-    "                           open at once (default 10000)\n"
+    "                           most signaling websockets (/videre, /webrtc,\n"
+    "                           /workspaces) open at once (default 10000)\n"
     "      --control-socket PATH\n"
     "                           operator control socket (default\n"
     "                           " CONFIG_DEFAULT_CONTROL_SOCKET "; empty: none)\n"
@@ -180,6 +192,95 @@ static void config_clear_ice_addresses(struct config *cfg)
     cfg->n_ice_addresses = 0;
 }
 
+/* ---- [workspaces], [ice] stun-uris, [turn] ------------------------------ */
+
+/* A signing secret must be long and varied; its value is never printed. */
+static int config_secret_ok(const char *name, const char *value, size_t min_len)
+{
+    int seen[256] = {0}, distinct = 0;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        distinct += !seen[*p]++;
+    if (strlen(value) < min_len || distinct < 10) {
+        config_fail("%s is too weak: it needs at least %zu characters, 10 of them different "
+                    "(e.g. openssl rand -base64 48)\n", name, min_len);
+        return -1;
+    }
+    return 0;
+}
+
+static int config_add_uri(char ***list, const char *name, const char *value,
+                          const char *scheme1, const char *scheme2)
+{
+    if (!g_str_has_prefix(value, scheme1) && !g_str_has_prefix(value, scheme2)) {
+        config_fail("%s: '%s' is not a %s or %s URI\n", name, value, scheme1, scheme2);
+        return -1;
+    }
+    guint n = *list ? g_strv_length(*list) : 0;
+    *list = g_renew(char *, *list, n + 2);
+    (*list)[n] = g_strdup(value);
+    (*list)[n + 1] = NULL;
+    return 0;
+}
+
+static int config_parse_bool(const char *name, const char *value, int *out)
+{
+    if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+        *out = strcmp(value, "true") == 0;
+        return 0;
+    }
+    config_fail("%s must be true or false, not '%s'\n", name, value);
+    return -1;
+}
+
+static int config_apply_workspaces(struct config *cfg, int opt, const char *value)
+{
+    switch (opt) {
+    case OPT_WS_SECRET:
+        if (config_secret_ok("[workspaces] secret", value, 32) != 0)
+            return -1;
+        config_set_str(&cfg->workspaces_secret, value);
+        return 0;
+    case OPT_WS_TOKEN_TTL:
+        return config_parse_int("[workspaces] token-ttl", value, 60, 31 * 86400,
+                                &cfg->workspaces_token_ttl_s);
+    case OPT_WS_ID_LENGTH:
+        return config_parse_int("[workspaces] id-length", value, 8, 64, &cfg->workspaces_id_length);
+    case OPT_WS_MAX_CAPACITY:
+        return config_parse_int("[workspaces] max-capacity", value, 2, 1000,
+                                &cfg->workspaces_max_capacity);
+    case OPT_WS_PIN_ITERATIONS:
+        return config_parse_int("[workspaces] pin-iterations", value, 1000, 10000000,
+                                &cfg->workspaces_pin_iterations);
+    case OPT_WS_STORAGE_FILE:
+        config_set_str(&cfg->workspaces_storage_file, *value ? value : NULL);
+        return 0;
+    case OPT_WS_DEVELOPMENT:
+        return config_parse_bool("[workspaces] development", value, &cfg->workspaces_development);
+    case OPT_STUN_URIS:
+        return config_add_uri(&cfg->stun_uris, "[ice] stun-uris", value, "stun:", "stuns:");
+    case OPT_TURN_URIS:
+        return config_add_uri(&cfg->turn_uris, "[turn] uris", value, "turn:", "turns:");
+    case OPT_TURN_SECRET:
+        if (config_secret_ok("[turn] secret", value, 16) != 0)
+            return -1;
+        config_set_str(&cfg->turn_secret, value);
+        return 0;
+    case OPT_TURN_TTL:
+        return config_parse_int("[turn] ttl", value, 60, 7 * 86400, &cfg->turn_ttl_s);
+    }
+    return -1;
+}
+
+/* TURN URIs and their secret come together. */
+static int config_check_workspaces(const struct config *cfg)
+{
+    if ((cfg->turn_uris != NULL) != (cfg->turn_secret != NULL)) {
+        config_fail("[turn] uris and [turn] secret must be set together\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* Apply one option, from the command line or the file. */
 static int config_apply(struct config *cfg, int opt, const char *value)
 {
@@ -216,6 +317,8 @@ static int config_apply(struct config *cfg, int opt, const char *value)
         return 0;
     case OPT_DRAIN_TIMEOUT:
         return config_parse_int("drain-timeout", value, 0, 86400, &cfg->drain_timeout_s);
+    case OPT_WS_SECRET ... OPT_TURN_TTL:
+        return config_apply_workspaces(cfg, opt, value);
     case OPT_LOG_LEVEL:
         if (log_level_parse(value, &cfg->log_level) != 0) {
             config_fail("unknown log level '%s'\n", value);
@@ -246,7 +349,23 @@ static const struct {
     {"ice", "addresses", OPT_ICE_ADDRESS},
     {"signaling", "room-size", OPT_ROOM_SIZE},
     {"signaling", "max-connections", OPT_SIGNALING_CONNECTIONS},
+    {"workspaces", "secret", OPT_WS_SECRET},
+    {"workspaces", "token-ttl", OPT_WS_TOKEN_TTL},
+    {"workspaces", "id-length", OPT_WS_ID_LENGTH},
+    {"workspaces", "max-capacity", OPT_WS_MAX_CAPACITY},
+    {"workspaces", "pin-iterations", OPT_WS_PIN_ITERATIONS},
+    {"workspaces", "storage-file", OPT_WS_STORAGE_FILE},
+    {"workspaces", "development", OPT_WS_DEVELOPMENT},
+    {"ice", "stun-uris", OPT_STUN_URIS},
+    {"turn", "uris", OPT_TURN_URIS},
+    {"turn", "secret", OPT_TURN_SECRET},
+    {"turn", "ttl", OPT_TURN_TTL},
 };
+
+static int config_opt_is_list(int opt)
+{
+    return opt == OPT_ICE_ADDRESS || opt == OPT_STUN_URIS || opt == OPT_TURN_URIS;
+}
 
 static int config_key_known(const char *group, const char *key)
 {
@@ -276,6 +395,23 @@ static int config_check_unknown(GKeyFile *kf, const char *path)
     return rc;
 }
 
+/* A key's values: a list split at ';', except secrets, read whole (a ';'
+ * may be part of them).  An empty secret is an error, not "unset". */
+static gchar **config_read_values(GKeyFile *kf, const char *group, const char *key, int opt,
+                                  gsize *n)
+{
+    if (opt != OPT_WS_SECRET && opt != OPT_TURN_SECRET)
+        return g_key_file_get_string_list(kf, group, key, n, NULL);
+    gchar **one = g_new0(gchar *, 2);
+    one[0] = g_key_file_get_value(kf, group, key, NULL);
+    *n = 1;
+    if (one[0] && !*g_strstrip(one[0])) {
+        g_free(one[0]);
+        one[0] = g_strdup(""); /* config_secret_ok refuses it */
+    }
+    return one;
+}
+
 static int config_read_file(struct config *cfg, const char *path)
 {
     GKeyFile *kf = g_key_file_new();
@@ -292,12 +428,12 @@ static int config_read_file(struct config *cfg, const char *path)
         if (!g_key_file_has_key(kf, config_keys[i].group, config_keys[i].key, NULL))
             continue;
         gsize n = 0;
-        gchar **values = g_key_file_get_string_list(kf, config_keys[i].group, config_keys[i].key,
-                                                    &n, NULL);
+        gchar **values = config_read_values(kf, config_keys[i].group, config_keys[i].key,
+                                            config_keys[i].opt, &n);
         int bad = 0;
         if (n == 0 && config_keys[i].opt == OPT_CONTROL_SOCKET)
             config_set_str(&cfg->control_socket, ""); /* "control-socket =": none */
-        if (config_keys[i].opt != OPT_ICE_ADDRESS && n > 1) {
+        if (!config_opt_is_list(config_keys[i].opt) && n > 1) {
             config_fail("%s: [%s] %s takes one value\n", path,
                     config_keys[i].group, config_keys[i].key);
             bad = 1;
@@ -331,6 +467,11 @@ static void config_defaults(struct config *cfg)
     cfg->log_level = LOG_LEVEL_INFO;
     cfg->control_socket = g_strdup(CONFIG_DEFAULT_CONTROL_SOCKET);
     cfg->drain_timeout_s = 300;
+    cfg->workspaces_token_ttl_s = 86400;
+    cfg->workspaces_id_length = 10;
+    cfg->workspaces_max_capacity = 5;
+    cfg->workspaces_pin_iterations = 20000;
+    cfg->turn_ttl_s = 86400;
 }
 
 int config_load(struct config *cfg, int argc, char **argv)
@@ -379,6 +520,8 @@ int config_load(struct config *cfg, int argc, char **argv)
         if (config_apply(cfg, opt, optarg) != 0)
             return -1;
     }
+    if (config_check_workspaces(cfg) != 0)
+        return -1;
     if (cfg->min_spare > cfg->max_spare) {
         config_fail("min-spare (%d) exceeds max-spare (%d)\n", cfg->min_spare,
                 cfg->max_spare);
@@ -470,5 +613,14 @@ void config_free(struct config *cfg)
     g_free(cfg->worker_path);
     g_free(cfg->control_socket);
     config_clear_ice_addresses(cfg);
+    if (cfg->workspaces_secret)
+        memset(cfg->workspaces_secret, 0, strlen(cfg->workspaces_secret));
+    if (cfg->turn_secret)
+        memset(cfg->turn_secret, 0, strlen(cfg->turn_secret));
+    g_free(cfg->workspaces_secret);
+    g_free(cfg->workspaces_storage_file);
+    g_strfreev(cfg->stun_uris);
+    g_strfreev(cfg->turn_uris);
+    g_free(cfg->turn_secret);
     memset(cfg, 0, sizeof(*cfg));
 }

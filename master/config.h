@@ -30,10 +30,22 @@ struct config {
     double heartbeat_timeout_s; /* a worker silent this long is killed */
     int stop_timeout_s;       /* stop -> stored */
     int room_size;            /* most peers in one /videre room */
-    int signaling_max_connections; /* /videre + /webrtc websockets at once */
+    int signaling_max_connections; /* /videre + /webrtc + /workspaces websockets at once */
     enum log_level log_level;
     char *control_socket;     /* operator control socket, NULL or "": none */
     int drain_timeout_s;      /* SIGTERM: sessions may run on this long */
+    /* /workspaces (seed 004): [workspaces], [ice] stun-uris, [turn]; file only */
+    char *workspaces_secret;  /* token signing key; NULL: /workspaces disabled */
+    int workspaces_token_ttl_s;
+    int workspaces_id_length;
+    int workspaces_max_capacity; /* attendees in one workspace, owner included */
+    int workspaces_pin_iterations; /* PBKDF2-HMAC-SHA256 iterations of new PIN hashes */
+    char *workspaces_storage_file; /* NULL: memory only */
+    int workspaces_development; /* seed DEVELOPMENT: iceservers hands out STUN only */
+    char **stun_uris;         /* NULL-terminated, may be NULL */
+    char **turn_uris;
+    char *turn_secret;        /* coturn static-auth-secret */
+    int turn_ttl_s;           /* TURN credentials' lifetime */
     int argc;                 /* the command line, kept for reloads */
     char **argv;
 };

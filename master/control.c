@@ -34,6 +34,7 @@
 #include "recorder.h"
 #include "relay.h"
 #include "rooms.h"
+#include "workspaces.h"
 #include "sigconn.h"
 
 /* A connection's state, as the value in control.conns. */
@@ -56,7 +57,7 @@ static json_t *control_status(struct core *core)
     pool_get_stats(core->pool, &st);
     rooms_counts(core->rooms, &rooms, &room_peers);
     relay_counts(core->relay, &calls, &relay_peers);
-    return json_pack("{s:s,s:I,s:s?,s:b,s:b,s:I,s:{s:i,s:i,s:i,s:i},s:i,s:{s:I,s:I,s:I,s:I,s:I}}",
+    json_t *status = json_pack("{s:s,s:I,s:s?,s:b,s:b,s:I,s:{s:i,s:i,s:i,s:i},s:i,s:{s:I,s:I,s:I,s:I,s:I}}",
                      "version", WV_VERSION, "uptime_s", (json_int_t)(time(NULL) - core->started),
                      "config_file", core->cfg->config_file, "draining",
                      core->draining || core->stopping, "stopping", core->stopping, "sessions",
@@ -65,6 +66,13 @@ static json_t *control_status(struct core *core)
                      "pending_uploads", 0, "signaling", "rooms", (json_int_t)rooms, "room_peers",
                      (json_int_t)room_peers, "relay_calls", (json_int_t)calls, "relay_peers",
                      (json_int_t)relay_peers, "connections", (json_int_t)sigconn_count(core));
+    /* /workspaces (seed 004) */
+    size_t workspaces, attendees;
+    workspaces_counts(core->workspaces, &workspaces, &attendees);
+    json_t *sig = json_object_get(status, "signaling");
+    json_object_set_new(sig, "workspaces", json_integer((json_int_t)workspaces));
+    json_object_set_new(sig, "workspace_attendees", json_integer((json_int_t)attendees));
+    return status;
 }
 
 static void control_add_session(const struct session_info *si, void *data)

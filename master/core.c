@@ -50,6 +50,7 @@
 #include "service.h"
 #include "sigconn.h"
 #include "spool.h"
+#include "workspaces.h"
 
 #define CORE_FAST_STOP_S 5 /* fast stop: how long workers get to finalise */
 
@@ -138,11 +139,14 @@ static void core_on_ws_text(struct core *core, const struct ipc_frame *f)
 static void core_signaling_counts(struct core *core, char *buf, size_t len)
 {
     size_t rooms, room_peers, calls, relay_peers;
+    size_t workspaces, attendees;
     rooms_counts(core->rooms, &rooms, &room_peers);
     relay_counts(core->relay, &calls, &relay_peers);
+    workspaces_counts(core->workspaces, &workspaces, &attendees);
     snprintf(buf, len, "rooms %zu\nroom_peers %zu\nrelay_calls %zu\nrelay_peers %zu\n"
+                       "workspaces %zu\nworkspace_attendees %zu\n"
                        "signaling_connections %zu\n",
-             rooms, room_peers, calls, relay_peers, sigconn_count(core));
+             rooms, room_peers, calls, relay_peers, workspaces, attendees, sigconn_count(core));
 }
 
 static void core_on_http_request(struct core *core, const struct ipc_frame *f)
@@ -150,7 +154,7 @@ static void core_on_http_request(struct core *core, const struct ipc_frame *f)
     struct ipc_http_request m;
     struct ipc_http_response r = {.status = 200, .content_type = "text/plain", .body = ""};
     json_t *root = NULL;
-    char err[256], body[160];
+    char err[256], body[256];
 
     if (ipc_http_request_decode(f->payload, f->len, &m, &root, err, sizeof(err)) != 0) {
         log_error("transport: %s", err);
@@ -256,6 +260,17 @@ static void core_apply_config(struct config *live, struct config *next)
     live->drain_timeout_s = next->drain_timeout_s;
     live->log_level = next->log_level;
     log_set_level(live->log_level);
+    /* /workspaces: a new secret invalidates every token issued under the old one */
+    CORE_SWAP(live->workspaces_secret, next->workspaces_secret);
+    CORE_SWAP(live->stun_uris, next->stun_uris);
+    CORE_SWAP(live->turn_uris, next->turn_uris);
+    CORE_SWAP(live->turn_secret, next->turn_secret);
+    live->workspaces_token_ttl_s = next->workspaces_token_ttl_s;
+    live->workspaces_id_length = next->workspaces_id_length;
+    live->workspaces_max_capacity = next->workspaces_max_capacity;
+    live->workspaces_pin_iterations = next->workspaces_pin_iterations;
+    live->workspaces_development = next->workspaces_development;
+    live->turn_ttl_s = next->turn_ttl_s;
 }
 
 int core_reload(struct core *core, const char *who, char *err, size_t errlen, char *restart,
@@ -275,6 +290,8 @@ int core_reload(struct core *core, const char *who, char *err, size_t errlen, ch
         core_restart_note(restart, restartlen, "listen");
     if (g_strcmp0(live->control_socket, next.control_socket) != 0)
         core_restart_note(restart, restartlen, "control-socket");
+    if (g_strcmp0(live->workspaces_storage_file, next.workspaces_storage_file) != 0)
+        core_restart_note(restart, restartlen, "workspaces storage-file");
     core_apply_config(live, &next);
     config_free(&next);
     log_info("reload (%s): %s%s re-read; new sessions use it%s%s", who,
@@ -427,6 +444,9 @@ static int core_init(struct core *core, struct config *cfg, int transport_fd)
     core->recorder = recorder_new(core);
     core->rooms = rooms_new(core);
     core->relay = relay_new(core);
+    core->workspaces = workspaces_new(core);
+    if (!core->workspaces)
+        return -1; /* its storage file is unusable: logged */
     if (core_control_open(core) != 0)
         return -1;
     core->tick = event_new(core->base, -1, EV_PERSIST, core_on_tick, core);
@@ -454,6 +474,7 @@ static void core_fini(struct core *core)
     recorder_free(core->recorder);
     rooms_free(core->rooms);
     relay_free(core->relay);
+    workspaces_free(core->workspaces);
     pool_free(core->pool);
     ipc_link_free(core->transport_link); /* closing it ends the transport thread */
     core->transport_link = NULL;

@@ -23,6 +23,7 @@ struct pool;
 struct recorder;
 struct rooms;
 struct relay;
+struct workspaces;
 
 struct core {
     struct event_base *base;
@@ -32,6 +33,7 @@ struct core {
     struct recorder *recorder;
     struct rooms *rooms;        /* /videre */
     struct relay *relay;        /* /webrtc */
+    struct workspaces *workspaces; /* /workspaces */
     size_t signaling_conns;     /* sigconn.h */
     struct conn_table *conns;
     struct event *signals[4];

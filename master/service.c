@@ -8,11 +8,13 @@
 #include "recorder.h"
 #include "relay.h"
 #include "rooms.h"
+#include "workspaces.h"
 
 const struct service *const services[] = {
     &recorder_service,
     &rooms_service,
     &relay_service,
+    &workspaces_service,
     NULL,
 };
 

@@ -1,6 +1,6 @@
 /*
  * master/sigconn.h - limits shared by the signaling services (rooms at
- * /videre, the relay at /webrtc, and whatever signaling comes next).
+ * /videre, the relay at /webrtc, workspaces at /workspaces).
  *
  * A signaling connection moves small messages between peers and no media, so
  * it gets tighter bounds than a recorder connection:

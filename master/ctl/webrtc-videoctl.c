@@ -183,9 +183,10 @@ static void ctl_print_status(json_t *d)
         (long long)json_integer_value(json_object_get(w, "busy")),
         (long long)json_integer_value(json_object_get(w, "starting")));
     char *signaling = g_strdup_printf(
-        "%lld rooms, %lld relay calls, %lld connections",
+        "%lld rooms, %lld relay calls, %lld workspaces, %lld connections",
         (long long)json_integer_value(json_object_get(s, "rooms")),
         (long long)json_integer_value(json_object_get(s, "relay_calls")),
+        (long long)json_integer_value(json_object_get(s, "workspaces")),
         (long long)json_integer_value(json_object_get(s, "connections")));
     printf("version:          %s\n", v[0]);
     printf("uptime:           %s s\n", v[1]);

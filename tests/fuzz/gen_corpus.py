@@ -123,3 +123,53 @@ write("ipc", "error-utf8-cut", frame(ERROR, 1, j({"message": "\u20ac" * 400, "fa
 write("ipc", "raw-done", ipc_payloads["done"][2])
 write("ipc", "raw-candidate-mid", j({"candidate": CAND, "sdpMid": "audio"}))
 write("ipc", "raw-heartbeat", ipc_payloads["heartbeat"][2])
+
+# Workspaces (seed 004): events, and tokens (the target also verifies its
+# whole input as a token).  The signed ones use fuzz_workspaces.c's FUZZ_KEY.
+import base64, hashlib, hmac  # noqa: E402
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def token(claims, header=None, key=b"fuzzing key, not a secret anywhere"):
+    h = b64u(j(header or {"alg": "HS256", "typ": "JWT"}))
+    p = b64u(j(claims))
+    s = b64u(hmac.new(key, (h + "." + p).encode(), hashlib.sha256).digest())
+    return h + "." + p + "." + s
+
+
+TOK = token({"workspace": "Ab3dE6gH9k", "attendee": "a1", "role": "owner", "iat": 1699999000, "exp": 1800000000})
+OFFER = {"type": "offer", "sdp": SDP}
+workspaces = {
+    "create": j({"event": "create", "data": {"name": "Team", "pin": "123456", "host": "Ann"}}),
+    "create-bare": j({"event": "create"}),
+    "attend": j({"event": "attend", "token": token({"workspace": "Ab3dE6gH9k", "role": "share", "iat": 1, "exp": 1800000000}),
+                 "data": {"name": "Bo", "pin": "123456"}}),
+    "re-attend": j({"event": "re-attend", "token": TOK}),
+    "destroy": j({"event": "destroy", "token": TOK}),
+    "leave": j({"event": "leave", "token": TOK, "data": None}),
+    "ring": j({"event": "ring", "token": TOK, "data": {"to": "a2", "offer": OFFER}}),
+    "answer": j({"event": "answer", "token": TOK, "data": {"answer": {"type": "answer", "sdp": SDP}}}),
+    "busy": j({"event": "busy", "token": TOK}),
+    "hangup": j({"event": "hangup", "token": TOK, "data": {"to": "a2"}}),
+    "iceservers": j({"event": "iceservers", "token": TOK}),
+    "icecandidate": j({"event": "icecandidate", "token": TOK,
+                       "data": {"to": "a2", "candidate": {"candidate": CAND, "sdpMid": "0", "sdpMLineIndex": 0}}}),
+    "negotiation": j({"event": "negotiation", "token": TOK, "data": {"to": "a2", "description": OFFER}}),
+    "token-bare": TOK.encode(),
+    "token-share": token({"workspace": "w", "role": "share", "iat": 1, "exp": 1800000000}).encode(),
+    "bad-token-none": token({"workspace": "w", "attendee": "a", "role": "owner", "iat": 1, "exp": 1800000000},
+                            {"alg": "none"}).encode(),
+    "bad-token-hs512": token({"workspace": "w", "attendee": "a", "role": "owner", "iat": 1, "exp": 1800000000},
+                             {"alg": "HS512", "typ": "JWT"}).encode(),
+    "bad-token-expired": token({"workspace": "w", "attendee": "a", "role": "owner", "iat": 1, "exp": 2}).encode(),
+    "bad-token-segments": b"eyJhbGciOiJIUzI1NiJ9..",
+    "bad-event": j({"event": "party", "token": TOK}),
+    "bad-no-token": j({"event": "leave"}),
+    "bad-ring-offer": j({"event": "ring", "token": TOK, "data": {"to": "a2", "offer": {"type": "answer"}}}),
+    "bad-json": b'{"event":"create","data":',
+}
+for name, data in workspaces.items():
+    write("workspaces", name, data)
