@@ -678,13 +678,14 @@ async def case_notify(args, workdir: str, results: Results) -> None:
             require(gap * 1e6 < first, f"the next extension came after {gap:.1f} s, when the "
                     f"previous one ({first / 1e6:.0f} s) had run out")
             status = [m[1]["STATUS"] for m in listener.messages[mark:] if "STATUS" in m[1]]
-            require(any("draining" in s for s in status), f"no draining STATUS: {status}")
+            draining = [s for s in status if "draining" in s]
+            require(draining, f"no draining STATUS: {status}")
             require(server.proc.poll() is None, "the master exited with a session recording")
             rec = await client.stop()
             code = await server.wait_exit(10)
             require(code == 0, f"exit status {code}, expected 0")
             detail.append(f"STOPPING=1, EXTEND_TIMEOUT_USEC={first} every {gap:.1f} s for "
-                          f"{time.monotonic() - t0:.1f} s; STATUS {next(s for s in status if "draining" in s)!r}; exit 0; "
+                          f"{time.monotonic() - t0:.1f} s; STATUS {draining[0]!r}; exit 0; "
                           + good_recording(stored_path(server, rec.key), rec.seconds_sent))
     finally:
         if client:
