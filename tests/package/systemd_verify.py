@@ -50,6 +50,7 @@ from harness import CLIENT_IP, SERVER_IP, CaseFailed, in_test_namespace, require
 
 UNIT = "webrtc-video.service"
 PORT = 8080  # the packaged config's listen address
+STOP_TIMEOUT_S = 2  # the stop-drains check's TimeoutStopSec= (a drop-in)
 
 # Host-global state a booted systemd would change: masked in the guest.
 MASKED = ["systemd-sysctl.service", "systemd-modules-load.service", "systemd-binfmt.service",
@@ -264,6 +265,13 @@ async def verify(args, workdir: str, relax: List[str]) -> Results:
             require("reload (the control socket)" in j, "no reload in the journal")
             detail.append("systemctl reload -> ExecReload (webrtc-videoctl reload) ok")
         with results.check("stop-drains", detail := []):
+            # A stop timeout far shorter than the drain: only the master's
+            # EXTEND_TIMEOUT_USEC keeps systemd from killing it.
+            dropin = guest.path(f"/run/systemd/system/{UNIT}.d")
+            os.makedirs(dropin, exist_ok=True)
+            with open(os.path.join(dropin, "short-stop.conf"), "w") as f:
+                f.write(f"[Service]\nTimeoutStopSec={STOP_TIMEOUT_S}\n")
+            guest.run("systemctl", "daemon-reload", check=True)
             client = rc.RecorderClient(url, name="stop")
             try:
                 await client.connect()
@@ -275,6 +283,11 @@ async def verify(args, workdir: str, relax: List[str]) -> Results:
                 state, text = guest.show("ActiveState"), guest.show("StatusText")
                 require(state == "deactivating", f"{state} during the drain")
                 require("draining" in text, f"StatusText {text!r} during the drain")
+                await asyncio.sleep(STOP_TIMEOUT_S * 2)
+                state = guest.show("ActiveState")
+                require(state == "deactivating", f"{state} {STOP_TIMEOUT_S * 2 + 1.5:.0f} s into "
+                        f"the drain with TimeoutStopSec={STOP_TIMEOUT_S}: the stop timeout "
+                        "was not extended")
                 rec = await client.stop()
                 state = await wait_state(guest, "inactive", 20)
                 require(state == "inactive", f"{state} after the last session")
@@ -284,8 +297,10 @@ async def verify(args, workdir: str, relax: List[str]) -> Results:
                 # the media is judged by "record"; this one only has to be whole
                 result = rc.check_recording(stored, strict=False)
                 require(result.ok, "; ".join(result.problems))
-                detail.append(f"deactivating with StatusText {text!r}; then inactive, "
-                              f"Result=success, exit 0; {result.summary}")
+                detail.append(f"deactivating with StatusText {text!r}, still "
+                              f"{STOP_TIMEOUT_S * 2 + 1.5:.0f} s in with TimeoutStopSec="
+                              f"{STOP_TIMEOUT_S}; then inactive, Result=success, exit 0; "
+                              f"{result.summary}")
             finally:
                 with contextlib.suppress(Exception):
                     await client.close()
