@@ -15,7 +15,9 @@ In that system it installs the .deb with dpkg (postinst: systemd-sysusers
 creates the user, the unit is enabled and started), waits for systemd to
 see READY=1, then records a session through the running service with the
 aiortc client (ffprobe checks the file, downloaded over HTTP, and its owner
-and mode on disk), reloads (`systemctl reload`: ExecReload), and stops the
+and mode on disk), reloads (`systemctl reload`: ExecReload), reinstalls the
+package with a session recording (the upgrade path: the server must not be
+restarted, the session must finish and be stored), and stops the
 service with a session in flight (`systemctl stop`: the drain, sd_notify's
 STATUS, the session finishes, exit 0, Result=success).  It prints
 `systemd-analyze security` and the unit's journal.
@@ -264,6 +266,36 @@ async def verify(args, workdir: str, relax: List[str]) -> Results:
             j = guest.run("journalctl", "--no-pager", "-o", "cat", "-u", UNIT).stdout
             require("reload (the control socket)" in j, "no reload in the journal")
             detail.append("systemctl reload -> ExecReload (webrtc-videoctl reload) ok")
+        with results.check("upgrade-keeps-sessions", detail := []):
+            # dh_installsystemd --no-stop-on-upgrade: reinstalling the package
+            # (prerm upgrade, postinst configure) leaves the server running.
+            client = rc.RecorderClient(url, name="upgrade")
+            try:
+                await client.connect()
+                await client.start()
+                await client.wait_connected()
+                pid = guest.show("MainPID")
+                t0 = time.monotonic()
+                # in a thread: the client's media must keep flowing meanwhile
+                await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: guest.run("dpkg", "-i", "/root/webrtc-video.deb", check=True,
+                                            timeout=120))
+                took = time.monotonic() - t0
+                require(guest.show("MainPID") == pid and guest.show("ActiveState") == "active",
+                        f"the server was restarted by the upgrade (MainPID {pid} -> "
+                        f"{guest.show('MainPID')}, {guest.show('ActiveState')})")
+                status, body = await rc.async_http_get(f"http://{SERVER_IP}:{PORT}/sessions")
+                require(body.strip() == b"1", f"/sessions {body!r} after the upgrade")
+                rec = await client.stop()
+                stored = guest.path(f"/var/lib/webrtc-video/recordings/{rec.key}")
+                result = rc.check_recording(stored, seconds=rec.seconds_sent, strict=False,
+                                            frames_sent=rec.video_frames_sent)
+                require(result.ok, "; ".join(result.problems))
+                detail.append(f"dpkg -i again ({took:.1f} s) with a session recording: same "
+                              f"MainPID, session stored: {result.summary}")
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.close()
         with results.check("stop-drains", detail := []):
             # A stop timeout far shorter than the drain: only the master's
             # EXTEND_TIMEOUT_USEC keeps systemd from killing it.
