@@ -20,6 +20,7 @@
 #define NOTIFY_EXTEND_S 20.0       /* each EXTEND_TIMEOUT_USEC, at most */
 #define NOTIFY_EXTEND_EVERY_S 5.0  /* ... sent this often while stopping */
 #define NOTIFY_EXTEND_MARGIN_S 5.0 /* past the master's own stop deadline */
+#define NOTIFY_TICK_S 0.5          /* notify_tick's period (core.c) */
 
 static struct {
     int ready;
@@ -104,7 +105,9 @@ void notify_tick(struct core *core)
 {
     double now = core_now();
 
-    if (notify.watchdog_every > 0 && now - notify.last_watchdog >= notify.watchdog_every) {
+    /* half a tick early rather than a whole tick late */
+    if (notify.watchdog_every > 0 &&
+        now - notify.last_watchdog >= notify.watchdog_every - NOTIFY_TICK_S / 2) {
         notify_send("WATCHDOG=1");
         notify.last_watchdog = now;
     }

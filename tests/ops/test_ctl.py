@@ -642,7 +642,8 @@ class NotifyListener:
 async def case_notify(args, workdir: str, results: Results) -> None:
     listener = NotifyListener(os.path.join(workdir, "notify.sock"))
     server = Server(args, workdir, "notify", ["--drain-timeout", "60"])
-    server.env = dict(os.environ, NOTIFY_SOCKET=listener.path)
+    # WatchdogSec=2 as systemd passes it (no WATCHDOG_PID: any pid may use it)
+    server.env = dict(os.environ, NOTIFY_SOCKET=listener.path, WATCHDOG_USEC="2000000")
     results.server = server
     client = None
     try:
@@ -654,6 +655,14 @@ async def case_notify(args, workdir: str, results: Results) -> None:
                     f"({server.proc.pid}): NotifyAccess=main would drop it")
             require("idle" in fields.get("STATUS", ""), f"READY without a STATUS: {fields}")
             detail.append(fields["STATUS"])
+        with results.check("notify/watchdog", detail := []):
+            mark = len(listener.messages)
+            await asyncio.sleep(2.0)
+            listener.drain()
+            pings = [m for m in listener.messages[mark:] if m[1].get("WATCHDOG") == "1"]
+            require(len(pings) >= 3, f"{len(pings)} WATCHDOG=1 in 2 s with WatchdogSec=2")
+            require(all(m[0] == server.proc.pid for m in pings), "WATCHDOG=1 not from the master")
+            detail.append(f"{len(pings)} WATCHDOG=1 in 2 s (every 0.5 s: WatchdogSec / 4)")
         with results.check("notify/reload", detail := []):
             mark = len(listener.messages)
             server.proc.send_signal(signal.SIGHUP)
