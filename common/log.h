@@ -3,7 +3,8 @@
  *
  * Lines go to stderr (journald or the terminal) as
  *   "2026-11-22T10:00:00.123Z INFO  [master] session 42: started"
- * with the process role set once at start-up.  Secrets are never passed here.
+ * with the process role set once at start-up (under systemd's journal:
+ * "<6>INFO  [master:97] ...", see log.c).  Secrets are never passed here.
  */
 #ifndef WV_LOG_H
 #define WV_LOG_H

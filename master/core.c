@@ -28,6 +28,8 @@
  *   SIGPIPE          ignored (main.c)
  *   every 0.5 s      pool watchdog and respawn, session deadlines, exit
  *                    once a stop has nothing left to wait for
+ *   systemd          told of each step (READY, RELOADING, STOPPING, STATUS,
+ *                    EXTEND_TIMEOUT_USEC) by notify.c, called from here
  */
 #include "core.h"
 
@@ -43,6 +45,7 @@
 #include "ipc_link.h"
 #include "ipc_msg.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
 #include "recorder.h"
 #include "relay.h"
@@ -280,9 +283,11 @@ int core_reload(struct core *core, const char *who, char *err, size_t errlen, ch
     struct config *live = core->cfg;
 
     restart[0] = '\0';
+    notify_reloading();
     if (config_reload(live, &next, err, errlen) != 0) {
         log_error("reload (%s) failed, nothing changed: %s", who, err);
         config_free(&next);
+        notify_reloaded(core, err);
         return -1;
     }
     if (strcmp(live->listen_host, next.listen_host) != 0 ||
@@ -298,6 +303,7 @@ int core_reload(struct core *core, const char *who, char *err, size_t errlen, ch
              live->config_file ? live->config_file : "command line",
              live->config_file ? " and the command line" : "",
              restart[0] ? "; a restart is needed to change: " : "", restart);
+    notify_reloaded(core, NULL);
     return 0;
 }
 
@@ -321,6 +327,8 @@ static void core_stop_fast(struct core *core, const char *why, int grace_s)
     log_info("%s: stopping every session; %zu finishing (waiting up to %d s)", why, left,
              grace_s);
     core_arm_stop_timer(core, grace_s);
+    core->stop_deadline = core_now() + grace_s;
+    notify_stopping(core);
 }
 
 /* SIGTERM: drain, and let the running sessions end on their own. */
@@ -332,6 +340,8 @@ static void core_stop_graceful(struct core *core)
     log_info("SIGTERM: draining; %zu session(s) may run on for up to %d s",
              recorder_active(core->recorder), core->cfg->drain_timeout_s);
     core_arm_stop_timer(core, core->cfg->drain_timeout_s);
+    core->stop_deadline = core_now() + core->cfg->drain_timeout_s + core->cfg->stop_timeout_s;
+    notify_stopping(core);
 }
 
 static void core_on_stop_signal(struct core *core, int signo)
@@ -390,6 +400,7 @@ static void core_on_tick(evutil_socket_t fd, short what, void *arg)
     pool_reap(core->pool);
     pool_tick(core->pool);
     recorder_tick(core->recorder);
+    notify_tick(core);
     if (core->stopping && recorder_active(core->recorder) == 0 && pool_size(core->pool) == 0) {
         log_info("all sessions finished; exiting");
         event_base_loopexit(core->base, NULL);
@@ -449,6 +460,7 @@ static int core_init(struct core *core, struct config *cfg, int transport_fd)
         return -1; /* its storage file is unusable: logged */
     if (core_control_open(core) != 0)
         return -1;
+    notify_init();
     core->tick = event_new(core->base, -1, EV_PERSIST, core_on_tick, core);
     evtimer_add(core->tick, &tick);
     if (!core->transport_link || !core->pool || !core->recorder || !core->rooms ||

@@ -43,6 +43,7 @@ struct core {
     time_t started;
     int draining;               /* no new sessions (drain on, or stopping) */
     int stopping;               /* CORE_STOP_* */
+    double stop_deadline;       /* core_now() by which a stop ends: notify.c */
 };
 
 enum {

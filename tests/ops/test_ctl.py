@@ -15,7 +15,8 @@ not root or without aiortc.
         --ctl build/master/ctl/webrtc-videoctl [--case cli] [--keep]
 
 Case groups (one meson test each): cli, protocol, drain, kill, reload,
-sigterm, drain-timeout, fast-stop.
+sigterm, drain-timeout, fast-stop, notify (sd_notify, the master seen from a
+NOTIFY_SOCKET the test owns, as systemd sees it).
 """
 
 import argparse
@@ -27,6 +28,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -57,6 +59,7 @@ class Server:
         self.conf = os.path.join(self.dir, "webrtc-video.conf")
         self.log_path = os.path.join(self.dir, "master.log")
         self.extra = extra or []
+        self.env: Optional[dict] = None  # None: this process's environment
         self.proc: Optional[subprocess.Popen] = None
         self.write_conf()
 
@@ -79,7 +82,7 @@ class Server:
                *self.extra]
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=self.log, start_new_session=True)
+                                     stderr=self.log, start_new_session=True, env=self.env)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -593,9 +596,117 @@ async def case_fast_stop(args, workdir: str, results: Results) -> None:
         server.stop()
 
 
+class NotifyListener:
+    """The service manager's end of sd_notify: a datagram socket whose
+    messages are kept with the sender's pid (SO_PASSCRED), as systemd does."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.sock.bind(path)
+        self.sock.setblocking(False)
+        self.messages: List[tuple] = []  # (pid, {field: value}, time)
+
+    def drain(self) -> None:
+        creds_len = socket.CMSG_SPACE(struct.calcsize("3i"))
+        while True:
+            try:
+                data, anc, _, _ = self.sock.recvmsg(4096, creds_len)
+            except BlockingIOError:
+                return
+            pid = None
+            for level, kind, value in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    pid = struct.unpack("3i", value[:struct.calcsize("3i")])[0]
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            self.messages.append((pid, fields, time.monotonic()))
+
+    async def expect(self, key: str, timeout: float, since: int = 0) -> int:
+        """Index of the first message from `since` on that carries `key`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.drain()
+            for i in range(since, len(self.messages)):
+                if key in self.messages[i][1]:
+                    return i
+            if time.monotonic() > deadline:
+                seen = [m[1] for m in self.messages[since:]]
+                raise CaseFailed(f"no {key} within {timeout} s; got {seen}")
+            await asyncio.sleep(0.05)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def case_notify(args, workdir: str, results: Results) -> None:
+    listener = NotifyListener(os.path.join(workdir, "notify.sock"))
+    server = Server(args, workdir, "notify", ["--drain-timeout", "60"])
+    # WatchdogSec=2 as systemd passes it (no WATCHDOG_PID: any pid may use it)
+    server.env = dict(os.environ, NOTIFY_SOCKET=listener.path, WATCHDOG_USEC="2000000")
+    results.server = server
+    client = None
+    try:
+        server.start()
+        with results.check("notify/ready", detail := []):
+            i = await listener.expect("READY", 10)
+            pid, fields, _ = listener.messages[i]
+            require(pid == server.proc.pid, f"READY=1 from pid {pid}, not the master "
+                    f"({server.proc.pid}): NotifyAccess=main would drop it")
+            require("idle" in fields.get("STATUS", ""), f"READY without a STATUS: {fields}")
+            detail.append(fields["STATUS"])
+        with results.check("notify/watchdog", detail := []):
+            mark = len(listener.messages)
+            await asyncio.sleep(2.0)
+            listener.drain()
+            pings = [m for m in listener.messages[mark:] if m[1].get("WATCHDOG") == "1"]
+            require(len(pings) >= 3, f"{len(pings)} WATCHDOG=1 in 2 s with WatchdogSec=2")
+            require(all(m[0] == server.proc.pid for m in pings), "WATCHDOG=1 not from the master")
+            detail.append(f"{len(pings)} WATCHDOG=1 in 2 s (every 0.5 s: WatchdogSec / 4)")
+        with results.check("notify/reload", detail := []):
+            mark = len(listener.messages)
+            server.proc.send_signal(signal.SIGHUP)
+            i = await listener.expect("RELOADING", 5, mark)
+            usec = int(listener.messages[i][1].get("MONOTONIC_USEC", "0"))
+            now = time.clock_gettime(time.CLOCK_MONOTONIC) * 1e6
+            require(0 < now - usec < 5e6, f"MONOTONIC_USEC={usec} is not about now ({now:.0f})")
+            j = await listener.expect("READY", 5, i + 1)
+            detail.append(f"RELOADING=1 then READY=1, STATUS={listener.messages[j][1].get('STATUS')!r}")
+        with results.check("notify/sigterm-extends", detail := []):
+            client = await recording_client(server, "notify")
+            await asyncio.sleep(1.0)
+            mark = len(listener.messages)
+            t0 = time.monotonic()
+            server.proc.send_signal(signal.SIGTERM)
+            i = await listener.expect("STOPPING", 3, mark)
+            j = await listener.expect("EXTEND_TIMEOUT_USEC", 3, mark)
+            first = int(listener.messages[j][1]["EXTEND_TIMEOUT_USEC"])
+            require(1e6 <= first <= 20e6, f"EXTEND_TIMEOUT_USEC={first}: not within 1..20 s")
+            k = await listener.expect("EXTEND_TIMEOUT_USEC", 8, j + 1)
+            gap = listener.messages[k][2] - listener.messages[j][2]
+            require(gap * 1e6 < first, f"the next extension came after {gap:.1f} s, when the "
+                    f"previous one ({first / 1e6:.0f} s) had run out")
+            status = [m[1]["STATUS"] for m in listener.messages[mark:] if "STATUS" in m[1]]
+            draining = [s for s in status if "draining" in s]
+            require(draining, f"no draining STATUS: {status}")
+            require(server.proc.poll() is None, "the master exited with a session recording")
+            rec = await client.stop()
+            code = await server.wait_exit(10)
+            require(code == 0, f"exit status {code}, expected 0")
+            detail.append(f"STOPPING=1, EXTEND_TIMEOUT_USEC={first} every {gap:.1f} s for "
+                          f"{time.monotonic() - t0:.1f} s; STATUS {draining[0]!r}; exit 0; "
+                          + good_recording(stored_path(server, rec.key), rec.seconds_sent))
+    finally:
+        if client:
+            await client.close()
+        server.stop()
+        listener.close()
+
+
 CASES = [("cli", case_cli), ("protocol", case_protocol), ("drain", case_drain),
          ("kill", case_kill), ("reload", case_reload), ("sigterm", case_sigterm),
-         ("drain-timeout", case_drain_timeout), ("fast-stop", case_fast_stop)]
+         ("drain-timeout", case_drain_timeout), ("fast-stop", case_fast_stop),
+         ("notify", case_notify)]
 
 
 async def run(args, workdir: str) -> int:

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -158,6 +159,40 @@ static void test_log_format(void)
     g_free(text);
 }
 
+/* stderr is the journal's stream: a syslog priority, no timestamp. */
+static void log_journal_some(void)
+{
+    struct stat st;
+    g_assert_cmpint(fstat(STDERR_FILENO, &st), ==, 0);
+    gchar *stream = g_strdup_printf("%llu:%llu", (unsigned long long)st.st_dev,
+                                    (unsigned long long)st.st_ino);
+    g_setenv("JOURNAL_STREAM", stream, TRUE);
+    log_init("unit", LOG_LEVEL_DEBUG);
+    log_debug("d");
+    log_info("i");
+    log_warn("w");
+    log_error("e");
+    g_setenv("JOURNAL_STREAM", "1:2", TRUE); /* another stream: plain lines */
+    log_init("unit", LOG_LEVEL_INFO);
+    log_info("plain");
+    g_unsetenv("JOURNAL_STREAM");
+    log_init("webrtc-video", LOG_LEVEL_INFO);
+    g_free(stream);
+}
+
+static void test_log_journal(void)
+{
+    gchar *text = capture_stderr(log_journal_some);
+    gchar *want = g_strdup_printf("<7>DEBUG [unit:%d] d\n<6>INFO  [unit:%d] i\n"
+                                  "<4>WARN  [unit:%d] w\n<3>ERROR [unit:%d] e\n",
+                                  (int)getpid(), (int)getpid(), (int)getpid(), (int)getpid());
+    g_assert_true(g_str_has_prefix(text, want));
+    g_assert_true(g_str_has_suffix(text, "] plain\n"));
+    g_assert_false(g_str_has_prefix(text + strlen(want), "<"));
+    g_free(want);
+    g_free(text);
+}
+
 static void log_long(void)
 {
     char *big = g_malloc(10000);
@@ -262,5 +297,6 @@ int main(int argc, char **argv)
     g_test_add_func("/secret/verify-known", test_secret_verify_known);
     g_test_add_func("/secret/roundtrip", test_secret_roundtrip);
     g_test_add_func("/secret/malformed", test_secret_malformed);
+    g_test_add_func("/log/journal", test_log_journal);
     return g_test_run();
 }
