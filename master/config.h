@@ -34,6 +34,10 @@ struct config {
     enum log_level log_level;
     char *control_socket;     /* operator control socket, NULL or "": none */
     int drain_timeout_s;      /* SIGTERM: sessions may run on this long */
+    /* HTTP: static files and the admin pages (master/www.h) */
+    char *static_dir;         /* client.js, admin page; NULL: the default */
+    char *admin_user;         /* NULL: no admin pages (they answer 404) */
+    char *admin_password;     /* plain, or a "pbkdf2:sha256:..." hash */
     int argc;                 /* the command line, kept for reloads */
     char **argv;
 };
