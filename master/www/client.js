@@ -20,6 +20,7 @@
  *   preview      a <video> element that shows what is recorded (muted)
  *   loopback     true, or a <video> element: the server sends the media back
  *                as it receives it (seed 002's loopback); the element plays it
+ *                (mute it, or the microphone's own sound comes back)
  *   iceServers   RTCPeerConnection iceServers (default none)
  *   timeoutMs    how long start() and stop() may take (default 20000)
  *
@@ -206,14 +207,14 @@
         }
       };
       pc.ontrack = event => {
-        if (!this.loopbackStream)
-          this.loopbackStream = new MediaStream();
-        this.loopbackStream.addTrack(event.track);
+        // A new stream each time: a <video> does not reliably notice a track
+        // added to the stream it already plays.
+        const tracks = this.loopbackStream ? this.loopbackStream.getTracks() : [];
+        this.loopbackStream = new MediaStream(tracks.concat([event.track]));
         const el = this.options.loopback;
         if (el && typeof el === 'object' && 'srcObject' in el) {
           el.playsInline = true;
-          if (el.srcObject !== this.loopbackStream)
-            el.srcObject = this.loopbackStream;
+          el.srcObject = this.loopbackStream;
           el.play().catch(() => {});
         }
         this.emit('track', {track: event.track, streams: event.streams});
