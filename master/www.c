@@ -26,7 +26,7 @@
 #define WWW_MAX_AUTH_HEADER 1024
 #define WWW_CACHE_MAX 64        /* remembered verified headers */
 #define WWW_FAILED_CACHE_MAX 256 /* remembered wrong ones */
-#define WWW_VERIFY_PER_S 2      /* PBKDF2 runs a second, at most */
+#define WWW_VERIFY_BUDGET_US 250000 /* PBKDF2 time allowed per second on this thread */
 
 struct www {
     char *static_dir;
@@ -36,7 +36,7 @@ struct www {
     GHashTable *verified; /* SHA-256 hex of an Authorization header -> 1 */
     GHashTable *failed;   /* likewise, for wrong ones */
     time_t verify_second;
-    int verify_count;
+    gint64 verify_spent_us; /* PBKDF2 time spent in verify_second */
 };
 
 static const struct {
@@ -222,41 +222,49 @@ static void www_remember(GHashTable *set, char *digest, guint max)
     g_hash_table_add(set, digest);
 }
 
-/* Check "Basic base64(user:password)" against the configuration. */
+/* May a PBKDF2 run now?  Each blocks this thread (all websockets) for its
+ * duration, which depends on the hash's iterations: budget the time. */
+static int www_verify_allowed(struct www *w)
+{
+    time_t now = time(NULL);
+    if (now != w->verify_second) {
+        w->verify_second = now;
+        w->verify_spent_us = 0;
+    }
+    return w->verify_spent_us < WWW_VERIFY_BUDGET_US;
+}
+
+/* Check "Basic base64(user:password)" against the configuration.  The user
+ * and the password are both compared, in constant time, whatever the other
+ * gave. */
 static enum www_auth www_check_credentials(struct www *w, const char *encoded)
 {
     gsize n = 0;
     guchar *raw = g_base64_decode(encoded, &n);
     char *text = g_strndup((const char *)raw, n);
     char *colon = strchr(text, ':');
+    size_t len = strlen(text);
     enum www_auth result = WWW_AUTH_NO;
 
-    if (colon) {
+    if (colon && w->password_hashed && !www_verify_allowed(w)) {
+        result = WWW_AUTH_BUSY;
+    } else if (colon) {
         *colon = '\0';
         const char *pass = colon + 1;
+        gint64 t0 = g_get_monotonic_time();
         int user_ok = secret_equal(text, strlen(text), w->admin_user, strlen(w->admin_user));
         int pass_ok = w->password_hashed
                           ? secret_verify_password(pass, w->admin_password) == 1
                           : secret_equal(pass, strlen(pass), w->admin_password,
                                          strlen(w->admin_password));
+        w->verify_spent_us += g_get_monotonic_time() - t0;
         result = user_ok & pass_ok ? WWW_AUTH_OK : WWW_AUTH_NO;
     }
-    memset(text, 0, strlen(text) + (colon ? strlen(colon + 1) + 1 : 0));
+    memset(text, 0, len);
     memset(raw, 0, n);
     g_free(text);
     g_free(raw);
     return result;
-}
-
-/* May this PBKDF2 run now?  (It blocks this thread for a while.) */
-static int www_verify_allowed(struct www *w)
-{
-    time_t now = time(NULL);
-    if (now != w->verify_second) {
-        w->verify_second = now;
-        w->verify_count = 0;
-    }
-    return w->verify_count++ < WWW_VERIFY_PER_S;
 }
 
 static enum www_auth www_authorize(struct www *w, struct lws *wsi)
@@ -275,16 +283,14 @@ static enum www_auth www_authorize(struct www *w, struct lws *wsi)
         g_free(digest);
         return WWW_AUTH_NO;
     }
-    if (w->password_hashed && !www_verify_allowed(w)) {
-        g_free(digest);
-        return WWW_AUTH_BUSY;
-    }
     result = www_check_credentials(w, g_strstrip(header + 6));
     memset(header, 0, sizeof(header));
     if (result == WWW_AUTH_OK)
         www_remember(w->verified, digest, WWW_CACHE_MAX);
-    else
+    else if (result == WWW_AUTH_NO)
         www_remember(w->failed, digest, WWW_FAILED_CACHE_MAX);
+    else
+        g_free(digest);
     return result;
 }
 

@@ -14,8 +14,9 @@
  * configured answers 404, missing or wrong credentials 401 with
  * WWW-Authenticate.  Checked in constant time (common/secret.h); a verified
  * Authorization header is remembered by its SHA-256 so that a hashed
- * password costs PBKDF2 once, not per request, and PBKDF2 runs at most
- * WWW_VERIFY_PER_S times a second on this thread (more: 429).
+ * password costs PBKDF2 once, not per request; a wrong header is
+ * remembered likewise, and PBKDF2 may take at most a quarter of each second
+ * of this thread (beyond it: 429 Too Many Requests, Retry-After: 1).
  * /admin/sessions, once authorised, is the core's to answer.
  */
 #ifndef WV_MASTER_WWW_H

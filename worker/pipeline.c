@@ -627,6 +627,26 @@ static GstPadProbeReturn pipeline_on_loopback_data(GstPad *pad, GstPadProbeInfo 
     return GST_PAD_PROBE_OK;
 }
 
+/* A keyframe request from the client's receiver, on its way from
+ * webrtcbin's send side up the tee to the receive side: drop the SSRC the
+ * sender put in it (ours), so that the receive side fills in the client's
+ * and sends the PLI to the right stream. */
+static GstPadProbeReturn pipeline_on_loopback_event(GstPad *pad, GstPadProbeInfo *info,
+                                                    gpointer data)
+{
+    struct pipeline_mline *m = data;
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(event) != GST_EVENT_CUSTOM_UPSTREAM ||
+        !gst_event_has_name(event, "GstForceKeyUnit"))
+        return GST_PAD_PROBE_OK;
+    event = gst_event_make_writable(event);
+    gst_structure_remove_field(gst_event_writable_structure(event), "ssrc");
+    GST_PAD_PROBE_INFO_DATA(info) = event;
+    log_info("m-line %d: the client asks for a keyframe of what it gets back: relaying it",
+             m->index);
+    return GST_PAD_PROBE_OK;
+}
+
 /* Before the answer: a sink pad on each recorded m-line's (send-receive)
  * transceiver, so that the answer sends on it. */
 static void pipeline_request_send_pads(struct pipeline *p)
@@ -672,6 +692,8 @@ static GstPad *pipeline_link_loopback(struct pipeline *p, struct pipeline_mline 
     GstPad *setter_src = gst_element_get_static_pad(setter, "src");
     gst_pad_add_probe(setter_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
                       pipeline_on_loopback_data, m, NULL);
+    gst_pad_add_probe(setter_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, pipeline_on_loopback_event,
+                      m, NULL);
     if (!gst_element_link_many(tee, queue, setter, NULL) ||
         gst_pad_link(setter_src, m->send_pad) != GST_PAD_LINK_OK) {
         log_warn("m-line %d: cannot link the loopback branch", m->index);
