@@ -22,6 +22,7 @@
  *                as it receives it (seed 002's loopback); the element plays it
  *                (mute it, or the microphone's own sound comes back)
  *   iceServers   RTCPeerConnection iceServers (default none)
+ *   rtcConfig    more RTCPeerConnection configuration, merged in
  *   timeoutMs    how long start() and stop() may take (default 20000)
  *
  * Events (an EventTarget; the payload is event.detail):
@@ -29,7 +30,9 @@
  *   started   {}
  *   uploaded  {videoUrl, key}
  *   error     {message}
- *   track     {track, streams}: a loopback track arrived
+ *   peerconnection {pc}: the RTCPeerConnection, its transceivers added,
+ *             before the offer (to set codec preferences, transforms, ...)
+ *   track     {track, streams, receiver}: a loopback track arrived
  * rec.pc is the RTCPeerConnection (for getStats()).  close() ends everything
  * without waiting; a recording in progress is still kept by the server.
  */
@@ -181,7 +184,8 @@
     }
 
     makePeerConnection() {
-      const pc = new RTCPeerConnection({iceServers: this.options.iceServers || []});
+      const pc = new RTCPeerConnection(Object.assign({iceServers: this.options.iceServers || []},
+                                                     this.options.rtcConfig || {}));
       const loopback = !!this.options.loopback;
       for (const track of this.stream.getTracks())
         pc.addTransceiver(track, {direction: loopback ? 'sendrecv' : 'sendonly',
@@ -217,8 +221,9 @@
           el.srcObject = this.loopbackStream;
           el.play().catch(() => {});
         }
-        this.emit('track', {track: event.track, streams: event.streams});
+        this.emit('track', {track: event.track, streams: event.streams, receiver: event.receiver});
       };
+      this.emit('peerconnection', {pc});
       return pc;
     }
 

@@ -183,6 +183,32 @@ def check_loopback(res, problems, info):
         problems.append(f"no returned audio packets ({audio[0]} -> {audio[-1]})")
 
 
+def check_keyframe_relay(res, problems, info):
+    """The page garbled the returned video for a while: its receiver asked
+    the server for a keyframe, the server asked the sender, and the returned
+    video went on decoding."""
+    pli = res.get("pli") or {}
+    before, end, after = pli.get("before"), pli.get("dropEnd"), pli.get("after")
+    if not (before and end and after):
+        problems.append(f"keyframe relay: no measurements ({pli})")
+        return
+    info.append(f"keyframe relay: garbled {pli.get('dropped')} returned frames; PLIs the page sent "
+                f"{before['received']} -> {after['received']}, PLIs its sender got "
+                f"{before['sent']} -> {after['sent']}, keyframes encoded "
+                f"{before['keyFramesEncoded']} -> {after['keyFramesEncoded']}, decoded after "
+                f"the drop {end['framesDecoded']} -> {after['framesDecoded']}")
+    if not pli.get("dropped"):
+        problems.append("keyframe relay: the page garbled no frame")
+    if after["received"] <= before["received"]:
+        problems.append("keyframe relay: the page's receiver asked for no keyframe")
+    if after["sent"] <= before["sent"] or after["keyFramesEncoded"] <= before["keyFramesEncoded"]:
+        problems.append("keyframe relay: the server did not pass the request on to the sender "
+                        f"(its PLIs {before['sent']} -> {after['sent']})")
+    if after["framesDecoded"] - end["framesDecoded"] < 15:
+        problems.append("keyframe relay: the returned video did not recover "
+                        f"({end['framesDecoded']} -> {after['framesDecoded']} frames)")
+
+
 def check_admin(res, path, name, info):
     """/admin: screenshot not blank, loopback decoded, recording played back
     in the page and good by ffprobe."""
@@ -262,6 +288,8 @@ def check_case(path):
             problems.append(f"the answer's directions are {sorted(directions)}, expected {want}")
     if res.get("case") == "loopback":
         check_loopback(res, problems, info)
+        if res.get("browser") == "chromium":
+            check_keyframe_relay(res, problems, info)
     if sent != "video/" + expected:
         problems.append(f"the browser sent {video_stats.get('codec')}, expected video/{expected}")
     if (audio_stats.get("codec") or "").lower() != "audio/opus":

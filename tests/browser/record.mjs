@@ -187,8 +187,10 @@ const LIBRARY_CASES = ['client', 'loopback', 'admin'];
 
 function pageUrl(opts, port, name) {
   if (name === 'client' || name === 'loopback') {
+    // Chromium also proves the keyframe-request relay (insertable streams)
     const query = new URLSearchParams({lib: `${opts.http}/api/client.js`, seconds: String(opts.seconds),
-                                       loopback: name === 'loopback' ? '1' : '0'});
+                                       loopback: name === 'loopback' ? '1' : '0',
+                                       pli: name === 'loopback' && opts.browser === 'chromium' ? '1' : '0'});
     return `http://127.0.0.1:${port}/client.html?${query}`;
   }
   const query = new URLSearchParams({ws: opts.ws, seconds: String(opts.seconds),
