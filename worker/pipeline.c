@@ -87,6 +87,7 @@ struct pipeline_mline {
     GstClockTime last_pts; /* the branch's streaming thread only */
     gboolean keyframe_seen; /* likewise: video is recorded from its first keyframe */
     GstPad *send_pad;      /* loopback: webrtcbin's sink pad for this m-line */
+    GstElement *loop_queue; /* loopback: the branch feeding send_pad (the bin's) */
     guint32 send_ssrc;     /* loopback: the SSRC it is sent back under */
 };
 
@@ -704,6 +705,7 @@ static GstPad *pipeline_link_loopback(struct pipeline *p, struct pipeline_mline 
     gst_element_sync_state_with_parent(setter);
     gst_element_sync_state_with_parent(queue);
     gst_element_sync_state_with_parent(tee);
+    m->loop_queue = queue;
     teesink = gst_element_get_static_pad(tee, "sink");
     if (gst_pad_link(src, teesink) == GST_PAD_LINK_OK)
         out = gst_element_request_pad_simple(tee, "src_%u");
@@ -1311,16 +1313,31 @@ void pipeline_finish(struct pipeline *p, unsigned timeout_ms)
     p->finish_timer = g_timeout_add(timeout_ms, pipeline_on_finish_timeout, p);
 }
 
-/* Loopback makes webrtcbin both the start and the end of a branch: unlink
- * that before the state change, or the bin warns that its graph loops. */
+/* Loopback makes webrtcbin both the start and the end of a branch.  Before
+ * the pipeline's state change, stop the loopback queue's thread while
+ * webrtcbin still plays (so that its push returns: caught in a sink that
+ * went to PAUSED it would wait for preroll, holding the stream lock the
+ * state change needs, a deadlock), then unlink the branch (or the bin warns
+ * that its graph loops). */
 static void pipeline_unlink_loopback(struct pipeline *p)
 {
     for (guint i = 0; i < p->n_mlines; i++) {
-        GstPad *peer = p->mlines[i].send_pad ? gst_pad_get_peer(p->mlines[i].send_pad) : NULL;
-        if (!peer)
-            continue;
-        gst_pad_unlink(peer, p->mlines[i].send_pad);
-        gst_object_unref(peer);
+        struct pipeline_mline *m = &p->mlines[i];
+        g_mutex_lock(&p->lock); /* pad-added may be linking it */
+        GstElement *queue = m->loop_queue ? gst_object_ref(m->loop_queue) : NULL;
+        GstPad *send = m->send_pad ? gst_object_ref(m->send_pad) : NULL;
+        g_mutex_unlock(&p->lock);
+        if (queue) {
+            gst_element_set_state(queue, GST_STATE_NULL);
+            gst_object_unref(queue);
+        }
+        GstPad *peer = send ? gst_pad_get_peer(send) : NULL;
+        if (peer) {
+            gst_pad_unlink(peer, send);
+            gst_object_unref(peer);
+        }
+        if (send)
+            gst_object_unref(send);
     }
 }
 
