@@ -35,7 +35,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 import recorder_client as rc  # noqa: E402
 
 EXPECTED = {"default": "vp8", "VP8": "vp8", "VP9": "vp9", "H264": "h264",
-            "client": "vp8", "loopback": "vp8", "admin": "vp8"}
+            "client": "vp8", "loopback": "vp8", "proxy": "vp8", "admin": "vp8"}
+PROXY_PREFIX = "/wv/"  # run-browser.sh's nginx
 MIN_LOOPBACK_FRAMES = 30  # decoded from the returned video while recording ~3 s
 MIN_SCREENSHOT_COLOURS = 200  # the page with its videos ~1100; a blank one a few
 MIN_VIDEO_COLOURS = 20  # a camera frame (Chromium's fake one is flat green with a clock) vs an empty box
@@ -196,7 +197,8 @@ def check_keyframe_relay(res, problems, info):
                 f"{before['received']} -> {after['received']}, PLIs its sender got "
                 f"{before['sent']} -> {after['sent']}, keyframes encoded "
                 f"{before['keyFramesEncoded']} -> {after['keyFramesEncoded']}, decoded after "
-                f"the drop {end['framesDecoded']} -> {after['framesDecoded']}")
+                f"the drop {end['framesDecoded']} -> {after['framesDecoded']} "
+                f"({pli.get('recoveredAfterS', 0):.2f} s later)")
     if not pli.get("dropped"):
         problems.append("keyframe relay: the page garbled no frame")
     if after["received"] <= before["received"]:
@@ -279,11 +281,17 @@ def check_case(path):
                 f"({sum(1 for c in res.get('localCandidates') or [] if c.get('candidate') == '')} "
                 f"end-of-candidates), {len(res.get('remoteCandidates') or [])} received; "
                 f"states {' '.join(s[0][0] + ':' + s[1] for s in res.get('states') or [])}")
-    if res.get("case") in ("client", "loopback"):
+    if res.get("case") in ("client", "loopback", "proxy"):
         if not (res.get("wsUrl") or "").endswith("/api/recorder"):
             problems.append(f"client.js derived the websocket URL {res.get('wsUrl')!r}")
+        if res["case"] == "proxy" and PROXY_PREFIX + "api/recorder" not in res.get("wsUrl", ""):
+            problems.append(f"behind the proxy, client.js derived {res.get('wsUrl')!r}: "
+                            f"the {PROXY_PREFIX} prefix is lost")
         directions = {m["dir"] for m in sdp_codecs(res.get("answer"))[0] if m["port"] != "0"}
         want = "sendrecv" if res["case"] == "loopback" else "recvonly"
+        if PROXY_PREFIX + "recordings/" not in (res.get("videoUrl") or ""):
+            problems.append(f"videoUrl {res.get('videoUrl')!r} does not go through the proxy "
+                            "(--public-url)")
         if directions != {want}:
             problems.append(f"the answer's directions are {sorted(directions)}, expected {want}")
     if res.get("case") == "loopback":

@@ -68,12 +68,15 @@ function parseArgs(argv) {
     else if (key === '--cases') opts.cases = value.split(',').filter(Boolean);
     else if (key === '--http') opts.http = value;
     else if (key === '--admin') opts.admin = value;
+    else if (key === '--proxy') opts.proxy = value;
     else usage(`unknown option ${key}`);
   }
   if (!['chromium', 'firefox'].includes(opts.browser) || !opts.ws || !opts.out)
     usage('BROWSER, --ws and --out are required');
   if (opts.cases.some(c => LIBRARY_CASES.includes(c)) && !opts.http)
     usage(`cases ${LIBRARY_CASES.join(', ')} need --http (the server as the browser reaches it)`);
+  if (opts.cases.includes('proxy') && !opts.proxy)
+    usage('case proxy needs --proxy http://127.0.0.1:PORT/PREFIX');
   if (opts.cases.includes('admin') && !opts.admin)
     usage('case admin needs --admin USER:PASSWORD');
   return opts;
@@ -182,13 +185,15 @@ async function runCase(b, pageUrl, name, log) {
 
 // Cases that use the server's own files (/api/client.js, /admin) rather
 // than recorder.html: `client` records through client.js, `loopback` also
-// judges the video the server sends back, `admin` clicks through /admin.
-const LIBRARY_CASES = ['client', 'loopback', 'admin'];
+// judges the video the server sends back, `proxy` loads client.js through a
+// reverse proxy under a path prefix (--proxy), `admin` clicks through /admin.
+const LIBRARY_CASES = ['client', 'loopback', 'proxy', 'admin'];
 
 function pageUrl(opts, port, name) {
-  if (name === 'client' || name === 'loopback') {
+  if (name === 'client' || name === 'loopback' || name === 'proxy') {
     // Chromium also proves the keyframe-request relay (insertable streams)
-    const query = new URLSearchParams({lib: `${opts.http}/api/client.js`, seconds: String(opts.seconds),
+    const base = name === 'proxy' ? opts.proxy : opts.http;
+    const query = new URLSearchParams({lib: `${base}/api/client.js`, seconds: String(opts.seconds),
                                        loopback: name === 'loopback' ? '1' : '0',
                                        pli: name === 'loopback' && opts.browser === 'chromium' ? '1' : '0'});
     return `http://127.0.0.1:${port}/client.html?${query}`;

@@ -18,11 +18,14 @@
 # (Debian's Firefox ESR cannot send H.264: that needs the OpenH264 plugin,
 # which Firefox downloads at run time).
 # --client runs the cases of the server's own browser files instead
-# (record.mjs: client, loopback, admin): the master listens on 0.0.0.0 inside
-# the namespace with --admin-auth (a PBKDF2 hash) and --static-dir
-# master/www, and the browser reaches it as http://127.0.0.1:PORT, a secure
-# context, so that /admin may use the camera; ICE still runs over tv0/tv1.
-# Chromium runs all three, Firefox client and loopback.
+# (record.mjs: client, loopback, proxy, admin): the master listens on
+# 0.0.0.0 inside the namespace with --admin-auth (a PBKDF2 hash) and
+# --static-dir master/www, and the browser reaches it as
+# http://127.0.0.1:PORT, a secure context, so that /admin may use the camera;
+# ICE still runs over tv0/tv1.  Debian's nginx, started here on 127.0.0.1,
+# proxies http://127.0.0.1:PROXYPORT/wv/ to it (the proxy case loads
+# client.js from there; --public-url makes every videoUrl go through it).
+# Chromium runs all four, Firefox all but admin.
 # BROWSER_TEST_CASES overrides the list (comma-separated: default,H264,VP9);
 # BROWSER_TEST_KEEP=1 keeps the work dir after a pass too; BROWSER_TEST_SECONDS
 # changes how long each case records (default 4).
@@ -51,8 +54,8 @@ if [ -z "$master" ] || [ -z "$worker" ]; then
     exit 2
 fi
 if [ -n "$client" ]; then
-    default_cases=client,loopback
-    [ "$browser" = chromium ] && default_cases=client,loopback,admin
+    default_cases=client,loopback,proxy
+    [ "$browser" = chromium ] && default_cases=client,loopback,proxy,admin
 fi
 cases=${BROWSER_TEST_CASES:-$default_cases}
 [ -n "$client" ] && RECORD_SECONDS=${BROWSER_TEST_SECONDS:-3}
@@ -71,6 +74,7 @@ if [ "${WV_BROWSER_NETNS:-}" != 1 ]; then
     [ -d "$here/node_modules/playwright-core" ] && [ -d "$here/node_modules/puppeteer-core" ] ||
         missing="$missing tests/browser/node_modules"
     /usr/bin/python3 -c 'import aiortc' 2>/dev/null || missing="$missing python3-aiortc"
+    [ -z "$client" ] || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
     if [ -n "$missing" ]; then
         echo "browser-$browser: FAIL: missing:$missing (run packaging/install-deps --test)"
         exit 1
@@ -86,8 +90,13 @@ server_ip=${NETNS_SERVER_IP:-10.77.0.1}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/wv-browser-$browser.XXXXXX")
 log="$tmp/master.log"
 master_pid=""
+nginx_pid=""
 
 cleanup() {
+    if [ -n "$nginx_pid" ]; then
+        kill -TERM "$nginx_pid" 2>/dev/null
+        wait "$nginx_pid" 2>/dev/null
+    fi
     if [ -n "$master_pid" ]; then
         # setsid made the master a process-group leader: its group is the
         # master and the workers it forked, nothing else.
@@ -124,7 +133,44 @@ s = secrets.token_hex(8); i = 50000
 print("pbkdf2:sha256:%d$%s$%s" % (i, s, hashlib.pbkdf2_hmac("sha256", sys.argv[1].encode(), s.encode(), i).hex()))' "$admin_password")
     listen="0.0.0.0:$port"
     http_url="http://127.0.0.1:$port"
-    set -- --admin-auth "admin:$admin_hash" --static-dir "$here/../../master/www"
+    # Seed 000's layout behind a reverse proxy, under a path prefix:
+    # Debian's nginx on 127.0.0.1 passes /wv/... to the server's /...,
+    # websockets included; videoUrl goes through it too (--public-url).
+    proxy_port=$(/usr/bin/python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    proxy_url="http://127.0.0.1:$proxy_port/wv"
+    mkdir -p "$tmp/nginx"
+    cat >"$tmp/nginx/nginx.conf" <<EOF
+daemon off;
+master_process off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log $tmp/nginx/access.log;
+    client_body_temp_path $tmp/nginx/body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+    map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
+    server {
+        listen 127.0.0.1:$proxy_port;
+        location /wv/ {
+            proxy_pass http://127.0.0.1:$port/;
+            proxy_http_version 1.1;
+            proxy_set_header Host \$http_host;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection \$connection_upgrade;
+            proxy_read_timeout 120s;
+        }
+    }
+}
+EOF
+    /usr/sbin/nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" </dev/null >"$tmp/nginx/stderr" 2>&1 &
+    nginx_pid=$!
+    set -- --admin-auth "admin:$admin_hash" --static-dir "$here/../../master/www" \
+        --public-url "$proxy_url"
 fi
 # The master forks its workers; setsid keeps them in their own group.
 setsid "$master" --listen "$listen" --ice-address "$server_ip" \
@@ -146,7 +192,14 @@ echo "browser-$browser: master $server_ip:$port (pid $master_pid), work dir $tmp
 
 status=0
 set --
-[ -n "$client" ] && set -- --http "$http_url" --admin "admin:$admin_password"
+if [ -n "$client" ]; then
+    if ! curl -sf -o /dev/null "$proxy_url/ping"; then
+        echo "FAIL browser-$browser: nginx does not pass $proxy_url/ping on:"
+        cat "$tmp/nginx/stderr" "$tmp/nginx/error.log" 2>/dev/null
+        exit 1
+    fi
+    set -- --http "$http_url" --proxy "$proxy_url" --admin "admin:$admin_password"
+fi
 node "$here/record.mjs" "$browser" --ws "ws://$server_ip:$port/api/recorder" \
     --out "$tmp" --seconds "$RECORD_SECONDS" --cases "$cases" "$@" || status=1
 # Judge every case that left a result, including the failed ones (their
