@@ -427,7 +427,7 @@ static int transport_http(struct transport *t, struct lws *wsi, struct pss *pss)
     if (wr == WWW_NOT_MINE && !transport_path_in(path, transport_dynamic_paths))
         return transport_http_status(wsi, HTTP_STATUS_NOT_FOUND);
 
-    char accept[128];
+    char accept[512]; /* a browser's is ~140 bytes */
     if (lws_hdr_copy(wsi, accept, sizeof(accept), WSI_TOKEN_HTTP_ACCEPT) < 0)
         accept[0] = '\0';
     struct tconn *c = tconn_new(t, wsi, 0);

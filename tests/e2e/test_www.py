@@ -16,6 +16,7 @@ browser tests in tests/browser/ click through the same pages in Chromium):
               same data as the control socket's `sessions`
   none/*      a server without credentials answers 404 on /admin, still
               serves /api/client.js; a malformed hash stops the start-up
+  reload/*    changed credentials: the reload says a restart is needed
 
     tests/lib/netns.sh /usr/bin/python3 tests/e2e/test_www.py \\
         --master build/master/webrtc-video --worker build/worker/webrtc-video-worker
@@ -34,6 +35,7 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -211,12 +213,29 @@ async def case_sessions(server: Server, results: Results, workdir: str) -> None:
         await client.close()
 
 
-def run_ctl_sessions(server: Server):
-    import subprocess
+def run_ctl(server: Server, command: str):
     ctl = os.path.join(os.path.dirname(server.master), "ctl", "webrtc-videoctl")
-    out = subprocess.run([ctl, "-s", server.control_socket, "--json", "sessions"],
+    out = subprocess.run([ctl, "-s", server.control_socket, "--json", command],
                          capture_output=True, text=True, timeout=5)
-    return json.loads(out.stdout)["sessions"]
+    return json.loads(out.stdout)
+
+
+def run_ctl_sessions(server: Server):
+    return run_ctl(server, "sessions")["sessions"]
+
+
+def case_reload(server: Server, results: Results, conf: str) -> None:
+    """New credentials in the config file need a restart, and say so; the
+    running server keeps the old ones."""
+    with open(conf, "w") as f:
+        f.write(f"[admin]\nauth = {USER}:{pbkdf2_hash(PASSWORD + 'new')}\n[http]\nstatic-dir = {WWW}\n")
+    with results.check("reload/restart-needed"):
+        data = run_ctl(server, "reload")
+        require("admin-auth" in data.get("restart_needed", []) and
+                "static-dir" not in data.get("restart_needed", []),
+                f"reload answered {data}")
+        status, _, _ = request(server, "/admin", AUTH)
+        require(status == 200, f"the credentials it started with: HTTP {status}")
 
 
 def case_none(args, results: Results, workdir: str) -> None:
@@ -266,6 +285,7 @@ async def run(args, workdir: str) -> int:
         case_admin(server, results)
         await asyncio.wait_for(case_sessions(server, results, workdir), 60)
         case_none(args, results, workdir)
+        case_reload(server, results, conf)
     except Exception as e:  # a bug here: still a failure, never a pass
         results.fail("www", f"unexpected {type(e).__name__}: {e}")
     finally:
