@@ -110,6 +110,11 @@
         return Promise.reject(new Error(`stop: not recording (${this.state})`));
       if (this.pending && this.pending.what === 'start')
         this.settle(new Error('stopped before the recording started'));
+      if (!this.startSent) {  // nothing reached the server: nothing to finish
+        this.teardown();
+        this.setState('closed');
+        return Promise.reject(new Error('stopped before the recording started'));
+      }
       this.setState('stopping');
       const p = this.expect('stop');
       this.send({id: 'stop'});
