@@ -232,8 +232,19 @@
       return pc;
     }
 
+    // Still the attempt start() began?  (stop() or close() may have ended it
+    // while we waited for the camera or the server.)
+    abandoned() {
+      if (this.state === 'connecting')
+        return false;
+      this.teardown();
+      return true;
+    }
+
     async open() {
       await this.media();
+      if (this.abandoned())
+        return;
       this.pc = this.makePeerConnection();
       const ws = new WebSocket(this.url);
       this.ws = ws;
@@ -250,8 +261,12 @@
         ws.onerror = () => reject(new Error(`cannot connect to ${this.url}`));
       });
       ws.onerror = null;
+      if (this.abandoned())
+        return;
       const offer = await this.pc.createOffer();
       await this.pc.setLocalDescription(offer);
+      if (this.abandoned())
+        return;
       const start = {id: 'start', sdpOffer: this.pc.localDescription.sdp};
       if (this.options.loopback)
         start.loopback = true;
