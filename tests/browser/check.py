@@ -215,6 +215,9 @@ def check_admin(res, path, name, info):
     """/admin: screenshot not blank, loopback decoded, recording played back
     in the page and good by ffprobe."""
     problems = []
+    info.append(f"page {res.get('adminUrl')}, admin.css applied: {res.get('styled')}")
+    if not res.get("styled"):
+        problems.append("admin.css was not applied (a relative link broken?)")
     check_loopback(res, problems, info)
     try:
         shot, regions = res.get("screenshot") or "", res.get("regions") or {}

@@ -222,7 +222,12 @@ async function runAdmin(b, opts, log) {
                                                  want, {timeout: CASE_TIMEOUT_MS, polling: 100});
   const result = {ok: false, console: consoleLines};
   try {
-    const response = await page.goto(`${opts.http}/admin`);
+    // through the reverse proxy when there is one: the page's relative links
+    // (api/client.js, admin/admin.js, admin/admin.css) must survive the prefix
+    const response = await page.goto(`${opts.proxy || opts.http}/admin`);
+    result.adminUrl = page.url();
+    result.styled = await page.evaluate(() =>
+      getComputedStyle(document.getElementById('log')).borderTopStyle === 'solid');
     result.status = response.status();
     if (result.status !== 200)
       throw new Error(`GET /admin: HTTP ${result.status}`);
