@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config_build.h"
+#include "secret.h"
 
 enum {
     OPT_LISTEN = 'l',
@@ -39,6 +40,8 @@ enum {
     OPT_SIGNALING_CONNECTIONS,
     OPT_CONTROL_SOCKET,
     OPT_DRAIN_TIMEOUT,
+    OPT_STATIC_DIR,
+    OPT_ADMIN_AUTH,
     /* file only: [workspaces], [ice] stun-uris, [turn] (secrets stay out of argv) */
     OPT_WS_SECRET = 512,
     OPT_WS_TOKEN_TTL,
@@ -69,6 +72,8 @@ static const struct option config_options[] = {
     {"signaling-connections", required_argument, NULL, OPT_SIGNALING_CONNECTIONS},
     {"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
+    {"static-dir", required_argument, NULL, OPT_STATIC_DIR},
+    {"admin-auth", required_argument, NULL, OPT_ADMIN_AUTH},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -104,6 +109,12 @@ static const char config_usage[] =
     "      --drain-timeout SECONDS\n"
     "                           on SIGTERM, how long running sessions may go\n"
     "                           on before they are stopped (default 300)\n"
+    "      --static-dir DIR     client.js and the admin page (default: next to\n"
+    "                           the daemon in a build tree, else " WV_STATIC_DIR ")\n"
+    "      --admin-auth USER:PASSWORD\n"
+    "                           basic-auth credentials of /admin (PASSWORD plain\n"
+    "                           or a pbkdf2:sha256 hash; default: none, /admin\n"
+    "                           answers 404)\n"
     "  -h, --help               show this help and exit\n"
     "  -V, --version            show the version and exit\n"
     "\n"
@@ -182,6 +193,26 @@ static int config_add_ice_address(struct config *cfg, const char *value)
         return -1;
     }
     cfg->ice_addresses[cfg->n_ice_addresses++] = g_strdup(value);
+    return 0;
+}
+
+/* USER:PASSWORD, the password plain or a secret.h hash (which itself holds
+ * colons: the user name ends at the first one). */
+static int config_parse_admin_auth(struct config *cfg, const char *value)
+{
+    const char *colon = strchr(value, ':');
+    if (!colon || colon == value || colon[1] == '\0') {
+        config_fail("admin auth must be USER:PASSWORD, with neither empty\n");
+        return -1;
+    }
+    if (g_str_has_prefix(colon + 1, "pbkdf2:") && !secret_is_password_hash(colon + 1)) {
+        config_fail("admin auth: the password looks like a hash but is not "
+                    "\"pbkdf2:sha256:ITERATIONS$SALT$HEX\"\n");
+        return -1;
+    }
+    config_set_str(&cfg->admin_password, colon + 1);
+    g_free(cfg->admin_user);
+    cfg->admin_user = g_strndup(value, (gsize)(colon - value));
     return 0;
 }
 
@@ -319,6 +350,11 @@ static int config_apply(struct config *cfg, int opt, const char *value)
         return config_parse_int("drain-timeout", value, 0, 86400, &cfg->drain_timeout_s);
     case OPT_WS_SECRET ... OPT_TURN_TTL:
         return config_apply_workspaces(cfg, opt, value);
+    case OPT_STATIC_DIR:
+        config_set_str(&cfg->static_dir, value);
+        return 0;
+    case OPT_ADMIN_AUTH:
+        return config_parse_admin_auth(cfg, value);
     case OPT_LOG_LEVEL:
         if (log_level_parse(value, &cfg->log_level) != 0) {
             config_fail("unknown log level '%s'\n", value);
@@ -360,6 +396,8 @@ static const struct {
     {"turn", "uris", OPT_TURN_URIS},
     {"turn", "secret", OPT_TURN_SECRET},
     {"turn", "ttl", OPT_TURN_TTL},
+    {"http", "static-dir", OPT_STATIC_DIR},
+    {"admin", "auth", OPT_ADMIN_AUTH},
 };
 
 static int config_opt_is_list(int opt)
@@ -561,6 +599,23 @@ static char *config_default_worker_path(void)
     return g_strdup(WV_WORKER_PATH);
 }
 
+/* The www/ copy next to the daemon in a build tree, else the installed one. */
+static char *config_default_static_dir(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        gchar *dir = g_path_get_dirname(self);
+        gchar *candidate = g_build_filename(dir, "www", NULL);
+        g_free(dir);
+        if (g_file_test(candidate, G_FILE_TEST_IS_DIR))
+            return candidate;
+        g_free(candidate);
+    }
+    return g_strdup(WV_STATIC_DIR);
+}
+
 static int config_make_dir(const char *what, char **dir, char *err, size_t errlen)
 {
     if (!g_path_is_absolute(*dir)) {
@@ -600,6 +655,14 @@ int config_prepare(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "worker executable %s: %s", cfg->worker_path, strerror(errno));
         return -1;
     }
+    /* A directory that was asked for must exist; the default may not (the
+     * pages then answer 404 and the log says why). */
+    if (!cfg->static_dir)
+        cfg->static_dir = config_default_static_dir();
+    else if (!g_file_test(cfg->static_dir, G_FILE_TEST_IS_DIR)) {
+        snprintf(err, errlen, "static directory %s does not exist", cfg->static_dir);
+        return -1;
+    }
     return 0;
 }
 
@@ -612,6 +675,11 @@ void config_free(struct config *cfg)
     g_free(cfg->spool_dir);
     g_free(cfg->worker_path);
     g_free(cfg->control_socket);
+    g_free(cfg->static_dir);
+    g_free(cfg->admin_user);
+    if (cfg->admin_password)
+        memset(cfg->admin_password, 0, strlen(cfg->admin_password));
+    g_free(cfg->admin_password);
     config_clear_ice_addresses(cfg);
     if (cfg->workspaces_secret)
         memset(cfg->workspaces_secret, 0, strlen(cfg->workspaces_secret));

@@ -46,6 +46,10 @@ struct config {
     char **turn_uris;
     char *turn_secret;        /* coturn static-auth-secret */
     int turn_ttl_s;           /* TURN credentials' lifetime */
+    /* HTTP: static files and the admin pages (master/www.h) */
+    char *static_dir;         /* client.js, admin page; NULL: the default */
+    char *admin_user;         /* NULL: no admin pages (they answer 404) */
+    char *admin_password;     /* plain, or a "pbkdf2:sha256:..." hash */
     int argc;                 /* the command line, kept for reloads */
     char **argv;
 };

@@ -84,7 +84,7 @@ static void control_add_session(const struct session_info *si, void *data)
                         si->worker_pid));
 }
 
-static json_t *control_sessions(struct core *core)
+json_t *control_sessions_json(struct core *core)
 {
     json_t *list = json_array();
     recorder_foreach(core->recorder, control_add_session, list);
@@ -169,7 +169,7 @@ static char *control_execute(struct core *core, const struct control_request *re
     if (strcmp(c, "status") == 0)
         return control_response_ok(control_status(core));
     if (strcmp(c, "sessions") == 0)
-        return control_response_ok(control_sessions(core));
+        return control_response_ok(control_sessions_json(core));
     if (strcmp(c, "workers") == 0)
         return control_response_ok(control_workers(core));
     if (strcmp(c, "drain") == 0)

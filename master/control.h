@@ -10,6 +10,7 @@
 #ifndef WV_MASTER_CONTROL_H
 #define WV_MASTER_CONTROL_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 struct core;
@@ -20,5 +21,9 @@ struct control;
 struct control *control_new(struct core *core, const char *path, char *err, size_t errlen);
 /* Close every connection and remove the socket file. */
 void control_free(struct control *ctl);
+
+/* {"sessions":[{id, client, state, key, duration_s, bytes, worker_pid}]}: the
+ * `sessions` command's data, also served at /admin/sessions (admin.c). */
+json_t *control_sessions_json(struct core *core);
 
 #endif

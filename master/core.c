@@ -4,7 +4,8 @@
  * Frames from the transport thread arrive in core_on_transport_frame and are
  * routed by connection id: a websocket opened on a service's path is bound
  * to that service (service.h, service.c), and its messages and its
- * close go there.  Dynamic HTTP requests (/ping, /sessions, /signaling) are
+ * close go there.  Dynamic HTTP requests (/ping, /sessions, /signaling, and
+ * /admin/sessions once the transport has checked its credentials) are
  * answered here.
  *
  * Process model, kept in one place (docs/architecture.md, "Stopping"):
@@ -41,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "control.h"
 #include "ipc_link.h"
 #include "ipc_msg.h"
@@ -158,6 +160,7 @@ static void core_on_http_request(struct core *core, const struct ipc_frame *f)
     struct ipc_http_response r = {.status = 200, .content_type = "text/plain", .body = ""};
     json_t *root = NULL;
     char err[256], body[256];
+    char *page = NULL;
 
     if (ipc_http_request_decode(f->payload, f->len, &m, &root, err, sizeof(err)) != 0) {
         log_error("transport: %s", err);
@@ -171,12 +174,15 @@ static void core_on_http_request(struct core *core, const struct ipc_frame *f)
     } else if (strcmp(m.path, "/signaling") == 0 || strcmp(m.path, "/api/signaling") == 0) {
         core_signaling_counts(core, body, sizeof(body));
         r.body = body;
+    } else if (strcmp(m.path, "/admin/sessions") == 0) { /* authorised by the transport */
+        r.body = page = admin_sessions(core, m.accept, &r.content_type);
     } else {
         r.status = 404;
         r.body = "not found\n";
     }
     ipc_link_send_owned(core->transport_link, IPC_HTTP_RESPONSE, f->id,
                         ipc_http_response_encode(&r));
+    g_free(page);
     json_decref(root);
 }
 
@@ -297,6 +303,12 @@ int core_reload(struct core *core, const char *who, char *err, size_t errlen, ch
         core_restart_note(restart, restartlen, "control-socket");
     if (g_strcmp0(live->workspaces_storage_file, next.workspaces_storage_file) != 0)
         core_restart_note(restart, restartlen, "workspaces storage-file");
+    /* read by the transport thread at start-up (www.h) */
+    if (g_strcmp0(live->static_dir, next.static_dir) != 0)
+        core_restart_note(restart, restartlen, "static-dir");
+    if (g_strcmp0(live->admin_user, next.admin_user) != 0 ||
+        g_strcmp0(live->admin_password, next.admin_password) != 0)
+        core_restart_note(restart, restartlen, "admin-auth");
     core_apply_config(live, &next);
     config_free(&next);
     log_info("reload (%s): %s%s re-read; new sessions use it%s%s", who,

@@ -55,6 +55,9 @@ int main(int argc, char **argv)
         .storage_dir = cfg.storage_dir,
         .endpoints = endpoints,
         .core_fd = sv[1],
+        .static_dir = cfg.static_dir,
+        .admin_user = cfg.admin_user,
+        .admin_password = cfg.admin_password,
     };
     struct transport *t = transport_start(&tc);
     if (!t) {

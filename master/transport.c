@@ -12,7 +12,8 @@
  *                         message enters the server.
  *   SERVER_WRITEABLE      write one queued message (lws_write only here)
  *   CLOSED                IPC_WS_CLOSE -> core
- *   HTTP                  /recordings/KEY served from disk here; dynamic
+ *   HTTP                  /recordings/KEY served from disk here, static
+ *                         files and the /admin gate by www.c; dynamic
  *                         paths become IPC_HTTP_REQUEST and are answered in
  *                         HTTP_WRITEABLE once the core's response arrives
  *
@@ -42,6 +43,7 @@
 #include "ipc.h"
 #include "ipc_msg.h"
 #include "log.h"
+#include "www.h"
 
 #define TRANSPORT_MAX_QUEUED (8u * 1024u * 1024u)
 #define TRANSPORT_RX_BUFFER 16384
@@ -86,6 +88,7 @@ struct transport {
     uint64_t next_id;
     char *storage_dir;
     const struct transport_endpoint *endpoints;
+    struct www *www; /* /api/client.js, /admin */
     volatile int stop;
 };
 
@@ -417,10 +420,14 @@ static int transport_http(struct transport *t, struct lws *wsi, struct pss *pss)
     transport_uri(wsi, path, sizeof(path));
     if (strncmp(path, "/recordings/", 12) == 0)
         return transport_serve_recording(t, wsi, path + 12);
-    if (!transport_path_in(path, transport_dynamic_paths))
+    int rc = 0;
+    enum www_result wr = www_http(t->www, wsi, path, &rc);
+    if (wr == WWW_ANSWERED)
+        return rc;
+    if (wr == WWW_NOT_MINE && !transport_path_in(path, transport_dynamic_paths))
         return transport_http_status(wsi, HTTP_STATUS_NOT_FOUND);
 
-    char accept[128];
+    char accept[512]; /* a browser's is ~140 bytes */
     if (lws_hdr_copy(wsi, accept, sizeof(accept), WSI_TOKEN_HTTP_ACCEPT) < 0)
         accept[0] = '\0';
     struct tconn *c = tconn_new(t, wsi, 0);
@@ -561,6 +568,8 @@ struct transport *transport_start(const struct transport_config *tc)
     t->core_fd = tc->core_fd;
     t->storage_dir = g_strdup(tc->storage_dir);
     t->endpoints = tc->endpoints;
+    struct www_config wc = {tc->static_dir, tc->admin_user, tc->admin_password};
+    t->www = www_new(&wc);
     t->to_core = g_byte_array_new();
     t->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
     ipc_reader_init(&t->reader);
@@ -609,6 +618,7 @@ error:
     ipc_reader_free(&t->reader);
     g_byte_array_free(t->to_core, TRUE);
     g_hash_table_destroy(t->conns);
+    www_free(t->www);
     g_free(t->storage_dir);
     g_free(t);
     return NULL;
@@ -620,6 +630,7 @@ void transport_join(struct transport *t)
     ipc_reader_free(&t->reader);
     g_byte_array_free(t->to_core, TRUE);
     g_hash_table_destroy(t->conns);
+    www_free(t->www);
     g_free(t->storage_dir);
     g_free(t);
 }

@@ -3,7 +3,7 @@
  *
  * Owns the listening socket, HTTP and websocket framing (libwebsockets' own
  * event loop: Debian's build has no libevent support), static file serving
- * of /recordings/, and nothing else.  Every websocket message and every
+ * of /recordings/, static files and the admin gate (www.h), and nothing else.  Every websocket message and every
  * dynamic HTTP request becomes an IPC frame to the core thread over a
  * socketpair; the core's answers come back the same way.  The two threads
  * share no memory.
@@ -28,6 +28,10 @@ struct transport_config {
     const char *storage_dir; /* served at /recordings/ */
     const struct transport_endpoint *endpoints; /* websocket paths; a NULL path ends it */
     int core_fd;             /* our end of the socketpair to the core */
+    /* static files and the admin gate (www.h) */
+    const char *static_dir;
+    const char *admin_user;     /* NULL: no admin pages */
+    const char *admin_password;
 };
 
 /* Bind and start the thread.  Returns NULL (after logging why) on failure,

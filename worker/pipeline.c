@@ -5,6 +5,14 @@
  * branch per received stream (depayloader [+ parser] -> queue -> muxer pad),
  * and the muxer -> filesink writing the spool file.  Nothing is transcoded.
  *
+ * Loopback (seed 002): the transceivers are send-receive and each received
+ * stream is teed before its depayloader into webrtcbin's sink pad of the
+ * same m-line (tee -> queue -> capssetter -> sink_N): the client gets its own
+ * RTP back, same payload type, under a new SSRC (the browser must not see its
+ * own).  A keyframe request from the client for that SSRC leaves webrtcbin's
+ * sink pad as an upstream GstForceKeyUnit and travels up the tee to the
+ * receiving side, which turns it into a PLI to the client.
+ *
  * Threads: signals from webrtcbin arrive on its own threads (promises,
  * candidates) or on streaming threads (pad-added, probes).  Branches are
  * linked right there; everything the rest of the worker must know is posted
@@ -22,6 +30,7 @@
 #include "pipeline.h"
 
 #include <gst/gst.h>
+#include <gst/rtp/gstrtpbuffer.h>
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
 #include <stdatomic.h>
@@ -56,7 +65,7 @@ static const char *const pipeline_elements[] = {
     "matroskamux", "webmmux", "filesink", "queue", "capssetter", "capsfilter", "fakesink",
     "dtlssrtpenc", "dtlssrtpdec", "dtlsenc", "dtlsdec", "srtpenc", "srtpdec", "nicesrc",
     "nicesink", "rtpbin", "rtpsession", "rtpssrcdemux", "rtpstorage", "rtpjitterbuffer",
-    "rtpptdemux", "rtprtxreceive", "rtprtxsend", "rtpfunnel", "funnel", "clocksync",
+    "rtpptdemux", "rtprtxreceive", "rtprtxsend", "rtpfunnel", "funnel", "clocksync", "tee",
 };
 
 struct pipeline;
@@ -77,6 +86,9 @@ struct pipeline_mline {
     atomic_int dropping;   /* the branch was ended: drop what webrtcbin still sends */
     GstClockTime last_pts; /* the branch's streaming thread only */
     gboolean keyframe_seen; /* likewise: video is recorded from its first keyframe */
+    GstPad *send_pad;      /* loopback: webrtcbin's sink pad for this m-line */
+    GstElement *loop_queue; /* loopback: the branch feeding send_pad (the bin's) */
+    guint32 send_ssrc;     /* loopback: the SSRC it is sent back under */
 };
 
 struct pipeline_candidate {
@@ -111,6 +123,7 @@ struct pipeline {
     GstElement *sink;
     GstSDPMessage *offer;
     gboolean matroska;
+    gboolean loopback;
     guint bus_watch;
     guint finish_timer;
     gboolean playing;
@@ -583,10 +596,129 @@ static void pipeline_configure_branch(const struct pipeline_codec *codec, GstEle
                  (guint64)PIPELINE_QUEUE_TIME, NULL);
 }
 
+/* ---- loopback (streaming threads) ---- */
+
+static void pipeline_rewrite_ssrc(GstBuffer **buf, guint32 ssrc)
+{
+    GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+    *buf = gst_buffer_make_writable(*buf);
+    if (gst_rtp_buffer_map(*buf, GST_MAP_READWRITE, &rtp)) {
+        gst_rtp_buffer_set_ssrc(&rtp, ssrc);
+        gst_rtp_buffer_unmap(&rtp);
+    }
+}
+
+/* What goes back to the client leaves under our own SSRC. */
+static GstPadProbeReturn pipeline_on_loopback_data(GstPad *pad, GstPadProbeInfo *info,
+                                                   gpointer data)
+{
+    struct pipeline_mline *m = data;
+    if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+        GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+        pipeline_rewrite_ssrc(&buf, m->send_ssrc);
+        GST_PAD_PROBE_INFO_DATA(info) = buf;
+    } else {
+        GstBufferList *list = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
+        for (guint i = 0; i < gst_buffer_list_length(list); i++) {
+            GstBuffer *buf = gst_buffer_list_get_writable(list, i);
+            pipeline_rewrite_ssrc(&buf, m->send_ssrc);
+        }
+        GST_PAD_PROBE_INFO_DATA(info) = list;
+    }
+    return GST_PAD_PROBE_OK;
+}
+
+/* A keyframe request from the client's receiver, on its way from
+ * webrtcbin's send side up the tee to the receive side: drop the SSRC the
+ * sender put in it (ours), so that the receive side fills in the client's
+ * and sends the PLI to the right stream. */
+static GstPadProbeReturn pipeline_on_loopback_event(GstPad *pad, GstPadProbeInfo *info,
+                                                    gpointer data)
+{
+    struct pipeline_mline *m = data;
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(event) != GST_EVENT_CUSTOM_UPSTREAM ||
+        !gst_event_has_name(event, "GstForceKeyUnit"))
+        return GST_PAD_PROBE_OK;
+    event = gst_event_make_writable(event);
+    gst_structure_remove_field(gst_event_writable_structure(event), "ssrc");
+    GST_PAD_PROBE_INFO_DATA(info) = event;
+    log_info("m-line %d: the client asks for a keyframe of what it gets back: relaying it",
+             m->index);
+    return GST_PAD_PROBE_OK;
+}
+
+/* Before the answer: a sink pad on each recorded m-line's (send-receive)
+ * transceiver, so that the answer sends on it. */
+static void pipeline_request_send_pads(struct pipeline *p)
+{
+    for (guint i = 0; p->loopback && i < p->n_mlines; i++) {
+        struct pipeline_mline *m = &p->mlines[i];
+        char name[16];
+        if (!m->codec)
+            continue;
+        snprintf(name, sizeof(name), "sink_%u", i);
+        GstPad *pad = gst_element_request_pad_simple(p->webrtc, name);
+        g_mutex_lock(&p->lock);
+        m->send_pad = pad;
+        g_mutex_unlock(&p->lock);
+        if (!pad)
+            log_warn("m-line %u: no send pad: its media is not looped back", i);
+    }
+}
+
+/* src -> tee -> (recording branch at `head`) and -> queue -> capssetter ->
+ * the m-line's send pad.  Called with the lock held. */
+static GstPad *pipeline_link_loopback(struct pipeline *p, struct pipeline_mline *m, GstPad *src)
+{
+    GstElement *tee = gst_element_factory_make("tee", NULL);
+    GstElement *queue = gst_element_factory_make("queue", NULL);
+    GstElement *setter = gst_element_factory_make("capssetter", NULL);
+    GstPad *out = NULL, *teesink = NULL;
+    if (!tee || !queue || !setter) {
+        g_clear_object(&tee);
+        g_clear_object(&queue);
+        g_clear_object(&setter);
+        return NULL;
+    }
+    GstCaps *caps = gst_caps_new_simple("application/x-rtp", "ssrc", G_TYPE_UINT, m->send_ssrc,
+                                        NULL);
+    g_object_set(setter, "caps", caps, NULL);
+    gst_caps_unref(caps);
+    g_object_set(tee, "allow-not-linked", TRUE, NULL);
+    /* never hold the recording up: drop the oldest if sending stalls */
+    g_object_set(queue, "leaky", 2, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
+                 (guint64)GST_SECOND, NULL);
+    gst_bin_add_many(GST_BIN(p->pipe), tee, queue, setter, NULL);
+    GstPad *setter_src = gst_element_get_static_pad(setter, "src");
+    gst_pad_add_probe(setter_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                      pipeline_on_loopback_data, m, NULL);
+    gst_pad_add_probe(setter_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, pipeline_on_loopback_event,
+                      m, NULL);
+    if (!gst_element_link_many(tee, queue, setter, NULL) ||
+        gst_pad_link(setter_src, m->send_pad) != GST_PAD_LINK_OK) {
+        log_warn("m-line %d: cannot link the loopback branch", m->index);
+        gst_object_unref(setter_src);
+        return NULL;
+    }
+    gst_object_unref(setter_src);
+    gst_element_sync_state_with_parent(setter);
+    gst_element_sync_state_with_parent(queue);
+    gst_element_sync_state_with_parent(tee);
+    m->loop_queue = queue;
+    teesink = gst_element_get_static_pad(tee, "sink");
+    if (gst_pad_link(src, teesink) == GST_PAD_LINK_OK)
+        out = gst_element_request_pad_simple(tee, "src_%u");
+    gst_object_unref(teesink);
+    if (out)
+        log_info("m-line %d: looping %s back under SSRC %u", m->index, m->media, m->send_ssrc);
+    return out;
+}
+
 static int pipeline_link_branch(struct pipeline *p, struct pipeline_mline *m, GstPad *src)
 {
     GstElement *els[4];
-    GstPad *sinkpad = NULL, *qsrc = NULL;
+    GstPad *sinkpad = NULL, *qsrc = NULL, *teesrc = NULL;
     int n = pipeline_make_branch(m->codec, els);
     if (n < 0)
         return -1;
@@ -607,8 +739,13 @@ static int pipeline_link_branch(struct pipeline *p, struct pipeline_mline *m, Gs
     sinkpad = gst_element_get_static_pad(els[0], "sink");
     gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
                       pipeline_on_src_data, m, NULL);
+    if (m->send_pad && (teesrc = pipeline_link_loopback(p, m, src)))
+        src = teesrc;
     if (gst_pad_link(src, sinkpad) != GST_PAD_LINK_OK)
         goto error;
+    if (teesrc)
+        gst_object_unref(teesrc);
+    teesrc = NULL;
     m->head = els[0];
     if (strcmp(m->media, "video") == 0)
         gst_element_call_async(els[0], pipeline_request_keyframe, NULL, NULL);
@@ -616,6 +753,8 @@ static int pipeline_link_branch(struct pipeline *p, struct pipeline_mline *m, Gs
     gst_object_unref(sinkpad);
     return 0;
 error:
+    if (teesrc)
+        gst_object_unref(teesrc);
     if (qsrc)
         gst_object_unref(qsrc);
     if (sinkpad)
@@ -765,6 +904,7 @@ static void pipeline_on_remote_set(GstPromise *promise, gpointer data)
     }
     gst_promise_unref(promise);
     pipeline_flush_candidates(p);
+    pipeline_request_send_pads(p);
     GstPromise *next = gst_promise_new_with_change_func(pipeline_on_answer_created, p, NULL);
     g_signal_emit_by_name(p->webrtc, "create-answer", NULL, next);
 }
@@ -987,10 +1127,20 @@ static int pipeline_add_transceivers(struct pipeline *p, char *err, size_t errle
         if (!m->media)
             continue;
         GstCaps *caps = pipeline_mline_caps(m);
-        g_signal_emit_by_name(p->webrtc, "add-transceiver",
-                              m->codec ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY
-                                       : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE,
-                              caps, &trans);
+        if (p->loopback && m->codec) {
+            /* our send SSRC in the codec preferences: webrtcbin then answers
+             * it (a=ssrc, msid), which the browser needs to tie the stream
+             * to its track */
+            do
+                m->send_ssrc = g_random_int();
+            while (m->send_ssrc == 0);
+            gst_caps_set_simple(caps, "ssrc", G_TYPE_UINT, m->send_ssrc, NULL);
+        }
+        GstWebRTCRTPTransceiverDirection dir =
+            !m->codec     ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE
+            : p->loopback ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+                          : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY;
+        g_signal_emit_by_name(p->webrtc, "add-transceiver", dir, caps, &trans);
         gst_caps_unref(caps);
         if (!trans) {
             snprintf(err, errlen, "cannot add a transceiver for m-line %u", i);
@@ -1042,8 +1192,7 @@ static int pipeline_add_recording(struct pipeline *p, const char *location, char
 int pipeline_start(struct pipeline *p, const struct pipeline_start_params *params, char *err,
                    size_t errlen)
 {
-    if (params->loopback)
-        log_info("loopback requested: not supported yet, answering recvonly");
+    p->loopback = params->loopback != 0;
     if (pipeline_add_addresses(p, params, err, errlen) != 0 ||
         pipeline_add_transceivers(p, err, errlen) != 0 ||
         pipeline_add_recording(p, params->location, err, errlen) != 0)
@@ -1164,6 +1313,34 @@ void pipeline_finish(struct pipeline *p, unsigned timeout_ms)
     p->finish_timer = g_timeout_add(timeout_ms, pipeline_on_finish_timeout, p);
 }
 
+/* Loopback makes webrtcbin both the start and the end of a branch.  Before
+ * the pipeline's state change, stop the loopback queue's thread while
+ * webrtcbin still plays (so that its push returns: caught in a sink that
+ * went to PAUSED it would wait for preroll, holding the stream lock the
+ * state change needs, a deadlock), then unlink the branch (or the bin warns
+ * that its graph loops). */
+static void pipeline_unlink_loopback(struct pipeline *p)
+{
+    for (guint i = 0; i < p->n_mlines; i++) {
+        struct pipeline_mline *m = &p->mlines[i];
+        g_mutex_lock(&p->lock); /* pad-added may be linking it */
+        GstElement *queue = m->loop_queue ? gst_object_ref(m->loop_queue) : NULL;
+        GstPad *send = m->send_pad ? gst_object_ref(m->send_pad) : NULL;
+        g_mutex_unlock(&p->lock);
+        if (queue) {
+            gst_element_set_state(queue, GST_STATE_NULL);
+            gst_object_unref(queue);
+        }
+        GstPad *peer = send ? gst_pad_get_peer(send) : NULL;
+        if (peer) {
+            gst_pad_unlink(peer, send);
+            gst_object_unref(peer);
+        }
+        if (send)
+            gst_object_unref(send);
+    }
+}
+
 void pipeline_stop(struct pipeline *p)
 {
     if (p->bus_watch)
@@ -1172,6 +1349,7 @@ void pipeline_stop(struct pipeline *p)
     if (p->finish_timer)
         g_source_remove(p->finish_timer);
     p->finish_timer = 0;
+    pipeline_unlink_loopback(p);
     if (p->pipe)
         gst_element_set_state(p->pipe, GST_STATE_NULL);
 }
@@ -1187,6 +1365,8 @@ void pipeline_free(struct pipeline *p)
         g_free(p->mlines[i].answer_mid);
         if (p->mlines[i].mux_pad)
             gst_object_unref(p->mlines[i].mux_pad);
+        if (p->mlines[i].send_pad)
+            gst_object_unref(p->mlines[i].send_pad);
         if (p->mlines[i].decline_caps)
             gst_caps_unref(p->mlines[i].decline_caps);
     }

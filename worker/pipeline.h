@@ -45,7 +45,7 @@ struct pipeline_start_params {
     const char *location; /* the spool file to write */
     const char *const *ice_addresses;
     size_t n_ice_addresses;
-    int loopback; /* not used yet: the answer is always recvonly */
+    int loopback; /* answer send-receive and send the media back as received */
 };
 
 struct pipeline;

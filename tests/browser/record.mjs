@@ -66,26 +66,41 @@ function parseArgs(argv) {
     else if (key === '--out') opts.out = value;
     else if (key === '--seconds') opts.seconds = Number(value);
     else if (key === '--cases') opts.cases = value.split(',').filter(Boolean);
+    else if (key === '--http') opts.http = value;
+    else if (key === '--admin') opts.admin = value;
+    else if (key === '--proxy') opts.proxy = value;
     else usage(`unknown option ${key}`);
   }
   if (!['chromium', 'firefox'].includes(opts.browser) || !opts.ws || !opts.out)
     usage('BROWSER, --ws and --out are required');
+  if (opts.cases.some(c => LIBRARY_CASES.includes(c)) && !opts.http)
+    usage(`cases ${LIBRARY_CASES.join(', ')} need --http (the server as the browser reaches it)`);
+  if (opts.cases.includes('proxy') && !opts.proxy)
+    usage('case proxy needs --proxy http://127.0.0.1:PORT/PREFIX');
+  if (opts.cases.includes('admin') && !opts.admin)
+    usage('case admin needs --admin USER:PASSWORD');
   return opts;
 }
 
 function usage(why) {
   console.error(`record.mjs: ${why}\nusage: node record.mjs chromium|firefox --ws URL --out DIR ` +
-                '[--seconds N] [--cases default,H264,VP9]');
+                '[--seconds N] [--cases default,H264,VP9,client,loopback,admin] ' +
+                '[--http http://127.0.0.1:PORT] [--admin USER:PASSWORD]');
   process.exit(2);
 }
 
-// The page, and nothing else, on 127.0.0.1.
+// The test pages, and nothing else, on 127.0.0.1.
+const PAGES = {
+  '/recorder.html': 'text/html; charset=utf-8',
+  '/client.html': 'text/html; charset=utf-8',
+  '/stats.js': 'application/javascript; charset=utf-8',
+};
 function servePage() {
-  const html = readFileSync(join(HERE, 'recorder.html'));
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url.split('?')[0] === '/recorder.html') {
-      res.writeHead(200, {'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store'});
-      res.end(html);
+    const path = req.url.split('?')[0];
+    if (req.method === 'GET' && PAGES[path]) {
+      res.writeHead(200, {'content-type': PAGES[path], 'cache-control': 'no-store'});
+      res.end(readFileSync(join(HERE, path.slice(1))));
     } else {
       res.writeHead(404, {'content-type': 'text/plain'});
       res.end('not found\n');
@@ -106,8 +121,8 @@ async function launch(browserName, log) {
                                            args: CHROMIUM_ARGS, timeout: LAUNCH_TIMEOUT_MS});
     return {
       version: browser.version(),
-      async newPage() {
-        const context = await browser.newContext();
+      async newPage(credentials) {
+        const context = await browser.newContext(credentials ? {httpCredentials: credentials} : {});
         const page = await context.newPage();
         return {page, close: () => context.close()};
       },
@@ -126,8 +141,10 @@ async function launch(browserName, log) {
   });
   return {
     version: await browser.version(),
-    async newPage() {
+    async newPage(credentials) {
       const page = await browser.newPage();
+      if (credentials)
+        await page.authenticate(credentials);
       return {page, close: () => page.close()};
     },
     async close() {
@@ -166,6 +183,95 @@ async function runCase(b, pageUrl, name, log) {
   return result;
 }
 
+// Cases that use the server's own files (/api/client.js, /admin) rather
+// than recorder.html: `client` records through client.js, `loopback` also
+// judges the video the server sends back, `proxy` loads client.js through a
+// reverse proxy under a path prefix (--proxy), `admin` clicks through /admin.
+const LIBRARY_CASES = ['client', 'loopback', 'proxy', 'admin'];
+
+function pageUrl(opts, port, name) {
+  if (name === 'client' || name === 'loopback' || name === 'proxy') {
+    // Chromium also proves the keyframe-request relay (insertable streams)
+    const base = name === 'proxy' ? opts.proxy : opts.http;
+    const query = new URLSearchParams({lib: `${base}/api/client.js`, seconds: String(opts.seconds),
+                                       loopback: name === 'loopback' ? '1' : '0',
+                                       pli: name === 'loopback' && opts.browser === 'chromium' ? '1' : '0'});
+    return `http://127.0.0.1:${port}/client.html?${query}`;
+  }
+  const query = new URLSearchParams({ws: opts.ws, seconds: String(opts.seconds),
+                                     codec: name === 'default' ? '' : name});
+  return `http://127.0.0.1:${port}/recorder.html?${query}`;
+}
+
+// Frames decoded so far on the video the server sends back to /admin.
+const loopbackFrames = () => window.recorder.pc.getStats().then(report => {
+  let frames = 0;
+  report.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames = s.framesDecoded || 0; });
+  return frames;
+});
+
+// /admin, logged in: Start, record, Stop, then the recording plays back.
+async function runAdmin(b, opts, log) {
+  const [username, ...rest] = opts.admin.split(':');
+  const {page, close} = await b.newPage({username, password: rest.join(':')});
+  const consoleLines = [];
+  page.on('console', msg => consoleLines.push(`${msg.type()}: ${msg.text()}`));
+  page.on('pageerror', err => consoleLines.push(`pageerror: ${err}`));
+  const state = () => page.evaluate(() => document.getElementById('state').textContent);
+  const waitState = want => page.waitForFunction(w => document.getElementById('state').textContent === w,
+                                                 want, {timeout: CASE_TIMEOUT_MS, polling: 100});
+  const result = {ok: false, console: consoleLines};
+  try {
+    // through the reverse proxy when there is one: the page's relative links
+    // (api/client.js, admin/admin.js, admin/admin.css) must survive the prefix
+    const response = await page.goto(`${opts.proxy || opts.http}/admin`);
+    result.adminUrl = page.url();
+    result.styled = await page.evaluate(() =>
+      getComputedStyle(document.getElementById('log')).borderTopStyle === 'solid');
+    result.status = response.status();
+    if (result.status !== 200)
+      throw new Error(`GET /admin: HTTP ${result.status}`);
+    await page.click('#start');
+    await waitState('recording');
+    const started = Date.now();
+    const samples = [];
+    while (Date.now() - started < opts.seconds * 1000) {
+      samples.push(await page.evaluate(loopbackFrames));
+      await new Promise(r => setTimeout(r, 500));
+    }
+    samples.push(await page.evaluate(loopbackFrames));
+    result.loopback = {samples: samples.map(f => ({videoFrames: f})),
+                       element: await page.evaluate(() => { const v = document.getElementById('loopback');
+                         return {videoWidth: v.videoWidth, videoHeight: v.videoHeight, readyState: v.readyState}; })};
+    result.screenshot = join(opts.out, `${opts.browser}-admin.png`);
+    await page.screenshot({path: result.screenshot});
+    // where the videos are in it, in pixels (deviceScaleFactor 1)
+    result.regions = await page.evaluate(() => Object.fromEntries(['preview', 'loopback'].map(id => {
+      const r = document.getElementById(id).getBoundingClientRect();
+      return [id, [Math.round(r.left), Math.round(r.top), Math.round(r.width), Math.round(r.height)]];
+    })));
+    result.seconds = (Date.now() - started) / 1000;
+    await page.click('#stop');
+    await waitState('done');
+    result.videoUrl = await page.evaluate(() => document.getElementById('videoUrl').href);
+    result.key = await page.evaluate(() => document.getElementById('videoUrl').textContent);
+    await page.waitForFunction(() => { const v = document.getElementById('playback');
+                                       return v.readyState >= 2 && v.videoWidth > 0; },
+                               null, {timeout: CASE_TIMEOUT_MS, polling: 200});
+    result.playback = await page.evaluate(() => { const v = document.getElementById('playback');
+      return {readyState: v.readyState, videoWidth: v.videoWidth, videoHeight: v.videoHeight,
+              duration: v.duration, src: v.currentSrc}; });
+    result.ok = true;
+  } catch (e) {
+    result.error = `${String(e).split('\n')[0]} (state ${await state().catch(() => '?')})`;
+    result.trace = (await page.evaluate(() => document.getElementById('log').textContent)
+                    .catch(() => '')).split('\n');
+  } finally {
+    await close().catch(() => {});
+  }
+  return result;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const log = (...a) => console.log(`[${opts.browser}]`, ...a);
@@ -185,17 +291,20 @@ async function main() {
   let failures = 0;
   try {
     for (const name of opts.cases) {
-      const query = new URLSearchParams({ws: opts.ws, seconds: String(opts.seconds),
-                                         codec: name === 'default' ? '' : name});
       const started = Date.now();
-      const result = await runCase(b, `http://127.0.0.1:${port}/recorder.html?${query}`, name, log);
+      const result = name === 'admin' ? await runAdmin(b, opts, log)
+                                      : await runCase(b, pageUrl(opts, port, name), name, log);
       result.browser = opts.browser;
       result.browserVersion = b.version;
       result.case = name;
       const file = join(opts.out, `${opts.browser}-${name}.json`);
       writeFileSync(file, JSON.stringify(result, null, 2));
       const took = ((Date.now() - started) / 1000).toFixed(1);
-      if (result.ok) {
+      if (result.ok && name === 'admin') {
+        log(`case admin: uploadSuccess ${result.videoUrl}, played back ` +
+            `${result.playback.videoWidth}x${result.playback.videoHeight}; loopback frames ` +
+            `${result.loopback.samples.map(s => s.videoFrames).join(' ')}; ${took} s in all`);
+      } else if (result.ok) {
         const v = (result.stats && result.stats.video) || {};
         log(`case ${name}: uploadSuccess ${result.videoUrl} after ${result.seconds.toFixed(2)} s ` +
             `of media (sent ${v.codec} ${v.frameWidth}x${v.frameHeight}, ` +

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/browser/run-browser.sh - meson's entry point for the real-browser tests.
 #
-#   tests/browser/run-browser.sh chromium|firefox --master PATH --worker PATH
+#   tests/browser/run-browser.sh chromium|firefox --master PATH --worker PATH [--client]
 #
 # As root, re-executes itself inside a private network namespace
 # (tests/lib/netns.sh), starts the master there (--listen 10.77.0.1:PORT
@@ -17,6 +17,15 @@
 # with setCodecPreferences; Firefox its default offer (VP8), then VP9 forced
 # (Debian's Firefox ESR cannot send H.264: that needs the OpenH264 plugin,
 # which Firefox downloads at run time).
+# --client runs the cases of the server's own browser files instead
+# (record.mjs: client, loopback, proxy, admin): the master listens on
+# 0.0.0.0 inside the namespace with --admin-auth (a PBKDF2 hash) and
+# --static-dir master/www, and the browser reaches it as
+# http://127.0.0.1:PORT, a secure context, so that /admin may use the camera;
+# ICE still runs over tv0/tv1.  Debian's nginx, started here on 127.0.0.1,
+# proxies http://127.0.0.1:PROXYPORT/wv/ to it (the proxy case loads
+# client.js from there; --public-url makes every videoUrl go through it).
+# Chromium runs all four, Firefox all but admin.
 # BROWSER_TEST_CASES overrides the list (comma-separated: default,H264,VP9);
 # BROWSER_TEST_KEEP=1 keeps the work dir after a pass too; BROWSER_TEST_SECONDS
 # changes how long each case records (default 4).
@@ -26,11 +35,12 @@ RECORD_SECONDS=${BROWSER_TEST_SECONDS:-4}
 
 browser=${1:-}
 [ "$#" -gt 0 ] && shift
-master="" worker=""
+master="" worker="" client=""
 while [ "$#" -gt 0 ]; do
     case "$1" in
     --master) master=$2; shift 2 ;;
     --worker) worker=$2; shift 2 ;;
+    --client) client=--client; shift ;;
     *) echo "run-browser.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -43,7 +53,12 @@ if [ -z "$master" ] || [ -z "$worker" ]; then
     echo "usage: $0 $browser --master PATH --worker PATH" >&2
     exit 2
 fi
+if [ -n "$client" ]; then
+    default_cases=client,loopback,proxy
+    [ "$browser" = chromium ] && default_cases=client,loopback,proxy,admin
+fi
 cases=${BROWSER_TEST_CASES:-$default_cases}
+[ -n "$client" ] && RECORD_SECONDS=${BROWSER_TEST_SECONDS:-3}
 
 if [ "${WV_BROWSER_NETNS:-}" != 1 ]; then
     if [ "$(id -u)" != 0 ]; then
@@ -59,6 +74,7 @@ if [ "${WV_BROWSER_NETNS:-}" != 1 ]; then
     [ -d "$here/node_modules/playwright-core" ] && [ -d "$here/node_modules/puppeteer-core" ] ||
         missing="$missing tests/browser/node_modules"
     /usr/bin/python3 -c 'import aiortc' 2>/dev/null || missing="$missing python3-aiortc"
+    [ -z "$client" ] || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
     if [ -n "$missing" ]; then
         echo "browser-$browser: FAIL: missing:$missing (run packaging/install-deps --test)"
         exit 1
@@ -66,7 +82,7 @@ if [ "${WV_BROWSER_NETNS:-}" != 1 ]; then
     master=$(readlink -f "$master")
     worker=$(readlink -f "$worker")
     exec "$here/../lib/netns.sh" env WV_BROWSER_NETNS=1 "$0" "$browser" \
-        --master "$master" --worker "$worker"
+        --master "$master" --worker "$worker" $client
 fi
 
 # ---- inside the namespace ----
@@ -74,8 +90,13 @@ server_ip=${NETNS_SERVER_IP:-10.77.0.1}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/wv-browser-$browser.XXXXXX")
 log="$tmp/master.log"
 master_pid=""
+nginx_pid=""
 
 cleanup() {
+    if [ -n "$nginx_pid" ]; then
+        kill -TERM "$nginx_pid" 2>/dev/null
+        wait "$nginx_pid" 2>/dev/null
+    fi
     if [ -n "$master_pid" ]; then
         # setsid made the master a process-group leader: its group is the
         # master and the workers it forked, nothing else.
@@ -100,14 +121,65 @@ show_log() {
 
 port=$(/usr/bin/python3 -c 'import socket, sys
 s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$server_ip")
+listen="$server_ip:$port"
+http_url="http://$server_ip:$port"
+set --
+if [ -n "$client" ]; then
+    # The admin password as an operator would store it: a PBKDF2 hash
+    # (fewer iterations than the default, to keep the test quick).
+    admin_password=$(/usr/bin/python3 -c 'import secrets; print(secrets.token_hex(8))')
+    admin_hash=$(/usr/bin/python3 -c 'import hashlib, secrets, sys
+s = secrets.token_hex(8); i = 50000
+print("pbkdf2:sha256:%d$%s$%s" % (i, s, hashlib.pbkdf2_hmac("sha256", sys.argv[1].encode(), s.encode(), i).hex()))' "$admin_password")
+    listen="0.0.0.0:$port"
+    http_url="http://127.0.0.1:$port"
+    # Seed 000's layout behind a reverse proxy, under a path prefix:
+    # Debian's nginx on 127.0.0.1 passes /wv/... to the server's /...,
+    # websockets included; videoUrl goes through it too (--public-url).
+    proxy_port=$(/usr/bin/python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    proxy_url="http://127.0.0.1:$proxy_port/wv"
+    mkdir -p "$tmp/nginx"
+    cat >"$tmp/nginx/nginx.conf" <<EOF
+daemon off;
+master_process off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log $tmp/nginx/access.log;
+    client_body_temp_path $tmp/nginx/body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+    map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
+    server {
+        listen 127.0.0.1:$proxy_port;
+        location /wv/ {
+            proxy_pass http://127.0.0.1:$port/;
+            proxy_http_version 1.1;
+            proxy_set_header Host \$http_host;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection \$connection_upgrade;
+            proxy_read_timeout 120s;
+        }
+    }
+}
+EOF
+    /usr/sbin/nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" </dev/null >"$tmp/nginx/stderr" 2>&1 &
+    nginx_pid=$!
+    set -- --admin-auth "admin:$admin_hash" --static-dir "$here/../../master/www" \
+        --public-url "$proxy_url"
+fi
 # The master forks its workers; setsid keeps them in their own group.
-setsid "$master" --listen "$server_ip:$port" --ice-address "$server_ip" \
+setsid "$master" --listen "$listen" --ice-address "$server_ip" \
     --storage-dir "$tmp/storage" --worker-path "$worker" --workers 4 \
-    --log-level debug --control-socket "$tmp/control.sock" </dev/null >"$log" 2>&1 &
+    --log-level debug --control-socket "$tmp/control.sock" "$@" </dev/null >"$log" 2>&1 &
 master_pid=$!
 
 i=0
-until curl -sf -o /dev/null "http://$server_ip:$port/ping"; do
+until curl -sf -o /dev/null "$http_url/ping"; do
     i=$((i + 1))
     if [ "$i" -gt 100 ] || ! kill -0 "$master_pid" 2>/dev/null; then
         echo "FAIL browser-$browser: the master did not answer /ping"
@@ -119,8 +191,17 @@ done
 echo "browser-$browser: master $server_ip:$port (pid $master_pid), work dir $tmp"
 
 status=0
+set --
+if [ -n "$client" ]; then
+    if ! curl -sf -o /dev/null "$proxy_url/ping"; then
+        echo "FAIL browser-$browser: nginx does not pass $proxy_url/ping on:"
+        cat "$tmp/nginx/stderr" "$tmp/nginx/error.log" 2>/dev/null
+        exit 1
+    fi
+    set -- --http "$http_url" --proxy "$proxy_url" --admin "admin:$admin_password"
+fi
 node "$here/record.mjs" "$browser" --ws "ws://$server_ip:$port/api/recorder" \
-    --out "$tmp" --seconds "$RECORD_SECONDS" --cases "$cases" || status=1
+    --out "$tmp" --seconds "$RECORD_SECONDS" --cases "$cases" "$@" || status=1
 # Judge every case that left a result, including the failed ones (their
 # offer and answer SDP are worth seeing).
 set --
@@ -137,7 +218,7 @@ done
 if kill -0 "$master_pid" 2>/dev/null; then
     i=0
     while :; do
-        sessions=$(curl -sf "http://$server_ip:$port/sessions" || echo "?")
+        sessions=$(curl -sf "$http_url/sessions" || echo "?")
         [ "$sessions" = 0 ] || [ "$i" -ge 25 ] && break
         i=$((i + 1))
         sleep 0.2

@@ -3,7 +3,8 @@
 #
 # Runs test_recorder.py with Debian's /usr/bin/python3 (the interpreter that
 # has aiortc 1.4) inside a private network namespace (tests/lib/netns.sh).
-# Arguments go to test_recorder.py (--master PATH --worker PATH ...).
+# Arguments go to test_recorder.py (--master PATH --worker PATH ...), or to
+# the script named by a first `--script NAME`.
 # Exits 77 (meson: skipped) where the suite cannot run: not root, or no aiortc.
 here=$(dirname "$(readlink -f "$0")")
 
@@ -21,4 +22,9 @@ for tool in ffprobe ffmpeg unshare ip; do
         exit 77
     fi
 done
-exec "$here/../lib/netns.sh" /usr/bin/python3 "$here/test_recorder.py" "$@"
+script=test_recorder.py
+if [ "${1:-}" = "--script" ]; then # another script of this directory (test_www.py)
+    script=$2
+    shift 2
+fi
+exec "$here/../lib/netns.sh" /usr/bin/python3 "$here/$script" "$@"

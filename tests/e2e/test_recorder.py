@@ -21,7 +21,7 @@ master log), which is also kept whenever a case fails.
 
 Cases: ping, api-ping, sessions-idle, concurrent/*, audio-only, video-only,
 close-without-stop, media-stops, bad-input/*, candidate-before-start, crash/*, hang/*,
-crash-loop/*, cli/*, sigterm. Meson runs each group as its own test.
+crash-loop/*, cli/*, sigterm, loopback/*. Meson runs each group as its own test.
 """
 
 import argparse
@@ -832,6 +832,29 @@ async def case_cli(server: Server, results: Results, workdir: str) -> None:
         require(code == 0, f"exit status {code} after SIGTERM, expected 0")
 
 
+async def case_loopback(server: Server, results: Results, workdir: str) -> None:
+    """loopback:true from aiortc (which the worker answers unbundled): the
+    answer is send-receive, aiortc decodes its own video and audio coming
+    back while the recording is made as usual."""
+    client = RecorderClient(server.ws_url, name="loopback", loopback=True)
+    try:
+        with results.check("loopback/aiortc", detail := []):
+            await start_connected(client)
+            directions = re.findall(r"^a=(sendrecv|recvonly|sendonly|inactive)\r?$",
+                                    client.answer_sdp, re.M)
+            require(directions and set(directions) == {"sendrecv"},
+                    f"answer directions {directions}")
+            await hold_until(client, SHORT_SECONDS)
+            returned = dict(client.returned)
+            require(returned.get("video", 0) >= 30 and returned.get("audio", 0) >= 50,
+                    f"decoded from the server: {returned} (expected >= 30 video frames, "
+                    ">= 50 audio frames in {SHORT_SECONDS:g} s)")
+            summary = await finish(client, workdir)
+            detail.append(f"returned {returned}; recording: {summary}")
+    finally:
+        await close_quietly(client)
+
+
 CASES = [
     ("ping", case_ping),
     ("concurrent", case_concurrent),
@@ -845,6 +868,7 @@ CASES = [
     ("crash-loop", case_crash_loop),
     ("cli", case_cli),
     ("sigterm", case_sigterm),
+    ("loopback", case_loopback),
 ]
 
 

@@ -223,7 +223,7 @@ class RecorderClient:
 
     def __init__(self, url: str, *, video: bool = True, audio: bool = True,
                  video_codec: str = "VP8", send_candidates: bool = True,
-                 name: str = "client"):
+                 name: str = "client", loopback: bool = False):
         if not (video or audio):
             raise ValueError("a session needs audio, video or both")
         if video_codec.upper() not in ("VP8", "H264"):
@@ -234,6 +234,11 @@ class RecorderClient:
         self.video_codec = video_codec.upper()
         self.send_candidates = send_candidates
         self.name = name
+        # loopback: offer send-receive, ask for it in start, and count what
+        # comes back, per kind (frames decoded from the server's tracks)
+        self.loopback = loopback
+        self.returned: Dict[str, int] = {}
+        self._sinks: List[asyncio.Task] = []
         self.ws = None
         self.pc: Optional[RTCPeerConnection] = None
         self.video_track: Optional[SyntheticVideoTrack] = None
@@ -273,6 +278,8 @@ class RecorderClient:
         """Close the peer connection and the websocket (no `stop` is sent)."""
         if self.pc is not None:
             await self.pc.close()
+        for task in self._sinks:
+            task.cancel()
         if self.ws is not None:
             await self.ws.close()
         if self._reader is not None:
@@ -358,9 +365,15 @@ class RecorderClient:
             elif self.pc.connectionState in ("failed", "closed"):
                 self._failed.set()
 
+        direction = "sendrecv" if self.loopback else "sendonly"
+
+        @self.pc.on("track")
+        def on_track(track) -> None:
+            self._sinks.append(asyncio.ensure_future(self._count_returned(track)))
+
         if self.video:
             self.video_track = SyntheticVideoTrack()
-            transceiver = self.pc.addTransceiver(self.video_track, direction="sendonly")
+            transceiver = self.pc.addTransceiver(self.video_track, direction=direction)
             wanted = "video/" + self.video_codec
             codecs = [c for c in RTCRtpSender.getCapabilities("video").codecs
                       if c.mimeType.lower() == wanted.lower()]
@@ -369,10 +382,20 @@ class RecorderClient:
             transceiver.setCodecPreferences(codecs)
         if self.audio:
             self.audio_track = ToneAudioTrack()
-            self.pc.addTransceiver(self.audio_track, direction="sendonly")
+            self.pc.addTransceiver(self.audio_track, direction=direction)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         self.offer_sdp = self.pc.localDescription.sdp
         return self.offer_sdp
+
+    async def _count_returned(self, track) -> None:
+        """Decode what the server sends back on `track` (loopback)."""
+        self.returned.setdefault(track.kind, 0)
+        try:
+            while True:
+                await track.recv()
+                self.returned[track.kind] += 1
+        except Exception:  # MediaStreamError when the track ends
+            pass
 
     def local_candidates(self) -> List[Dict[str, Any]]:
         """Our candidates as onIceCandidate payloads, read from our SDP."""
@@ -400,7 +423,10 @@ class RecorderClient:
         the answer. Returns the answer SDP; ServerError if refused."""
         if self.pc is None:
             await self.make_offer()
-        await self.send({"id": "start", "sdpOffer": self.offer_sdp})
+        start = {"id": "start", "sdpOffer": self.offer_sdp}
+        if self.loopback:
+            start["loopback"] = True
+        await self.send(start)
         if self.send_candidates:
             await self.send_local_candidates()
         msg = await self.expect("startResponse", timeout)
