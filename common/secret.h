@@ -5,9 +5,7 @@
  *
  * A stored hash reads "pbkdf2:sha256:ITERATIONS$SALT$HEX", the format of
  * Werkzeug's generate_password_hash(), so an operator can make one with
- *   python3 -c 'import hashlib,secrets; s=secrets.token_hex(8); i=600000;
- *     print(f"pbkdf2:sha256:{i}${s}${hashlib.pbkdf2_hmac("sha256",
- *     b"PASSWORD", s.encode(), i).hex()}")'
+ * Python's hashlib (docs/configuration.md, "[admin] auth", has the command).
  * The salt is used as the ASCII text it is written as.  PBKDF2 is slow on
  * purpose (tens to hundreds of milliseconds): callers on an event loop cache
  * a verified result or run it off the loop.
