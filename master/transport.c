@@ -32,11 +32,13 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <libwebsockets.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -301,9 +303,29 @@ static void transport_uri(struct lws *wsi, char *buf, size_t len)
         *q = '\0';
 }
 
+/* The client's address and port, "192.0.2.1:5000" or "[2001:db8::1]:5000"
+ * (an IPv4-mapped IPv6 address shown as IPv4), for logs and the sessions
+ * list; lws_get_peer_simple() would give the address alone. */
+static void transport_peer(struct lws *wsi, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    char host[INET6_ADDRSTRLEN], port[8];
+    int fd = lws_get_socket_fd(wsi);
+
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sslen) != 0 ||
+        getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        lws_get_peer_simple(wsi, buf, len);
+        return;
+    }
+    const char *h = g_str_has_prefix(host, "::ffff:") && strchr(host, '.') ? host + 7 : host;
+    snprintf(buf, len, strchr(h, ':') ? "[%s]:%s" : "%s:%s", h, port);
+}
+
 static void transport_ws_open(struct transport *t, struct lws *wsi, struct pss *pss)
 {
-    char path[256], peer[64], host[256];
+    char path[256], peer[INET6_ADDRSTRLEN + 10], host[256];
     struct tconn *c = tconn_new(t, wsi, 1);
     pss->conn = c;
 
@@ -311,7 +333,7 @@ static void transport_ws_open(struct transport *t, struct lws *wsi, struct pss *
     const struct transport_endpoint *e = transport_endpoint(t, path);
     c->max_message = e && e->max_message ? e->max_message : CLIENT_MAX_MESSAGE;
     c->max_queued = e && e->max_queued ? e->max_queued : TRANSPORT_MAX_QUEUED;
-    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    transport_peer(wsi, peer, sizeof(peer));
     if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0)
         host[0] = '\0';
     struct ipc_ws_open m = {.path = path, .peer = peer, .host = host};

@@ -195,9 +195,10 @@ async def case_sessions(server: Server, results: Results, workdir: str) -> None:
             sessions = json.loads(body)["sessions"]
             require(len(sessions) == 1, f"{len(sessions)} sessions listed: {sessions}")
             s = sessions[0]
-            # (the client's address: aiortc's websocket connects from the
+            # (the client's address:port: aiortc's websocket connects from the
             # namespace's own 10.77.0.1 or 10.77.0.2)
-            require(s["client"] in (SERVER_IP, CLIENT_IP) and s["state"] == "recording" and
+            host, _, port = s["client"].rpartition(":")
+            require(host in (SERVER_IP, CLIENT_IP) and port.isdigit() and s["state"] == "recording" and
                     s["worker_pid"] > 0 and s["duration_s"] >= 1.0 and s["bytes"] > 0,
                     f"session {s}")
             ctl = await asyncio.get_running_loop().run_in_executor(None, run_ctl_sessions, server)

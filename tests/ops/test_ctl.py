@@ -401,7 +401,7 @@ async def case_drain(args, workdir: str, results: Results) -> None:
             require(len(d) == 1, f"sessions: {d}")
             s = d[0]
             require(s["state"] == "recording" and s["worker_pid"] > 0 and
-                    s["client"].startswith("127.0.0.1") and s["duration_s"] >= 0,
+                    s["client"].startswith("127.0.0.1:") and s["duration_s"] >= 0,
                     f"session: {s}")
             await asyncio.sleep(1.5)
             s2 = server.ctl_json("sessions")["sessions"][0]
