@@ -34,6 +34,19 @@ struct config {
     enum log_level log_level;
     char *control_socket;     /* operator control socket, NULL or "": none */
     int drain_timeout_s;      /* SIGTERM: sessions may run on this long */
+    /* S3 storage (docs/configuration.md, "[s3]"); used when s3_bucket is set */
+    char *s3_bucket;
+    char *s3_region;
+    char *s3_endpoint;        /* NULL: AWS */
+    char *s3_prefix;          /* prepended to every object key, "" none */
+    int s3_path_style;        /* forced on with an endpoint */
+    char *s3_access_key;      /* from the file, else AWS_ACCESS_KEY_ID; never logged */
+    char *s3_secret_key;      /* likewise AWS_SECRET_ACCESS_KEY */
+    char *s3_session_token;   /* likewise AWS_SESSION_TOKEN, NULL: none */
+    int s3_part_size_mib;     /* multipart part size, >= 5 */
+    int upload_timeout_s;     /* stop -> uploadSuccess, else the client hears "pending" */
+    int upload_retry_min_s;   /* spool retries: first delay ... */
+    int upload_retry_max_s;   /* ... doubling up to this */
     int argc;                 /* the command line, kept for reloads */
     char **argv;
 };
@@ -55,5 +68,7 @@ void config_free(struct config *cfg);
 int config_reload(const struct config *live, struct config *next, char *err, size_t errlen);
 /* Resolve relative directories, create them, check the worker exists. */
 int config_prepare(struct config *cfg, char *err, size_t errlen);
+/* S3 is the storage backend (a bucket is configured). */
+int config_s3_enabled(const struct config *cfg);
 
 #endif

@@ -92,6 +92,7 @@ enum pipeline_event_type {
     PIPELINE_EVENT_MEDIA,
     PIPELINE_EVENT_ERROR,
     PIPELINE_EVENT_FINISHED,
+    PIPELINE_EVENT_SPOOL,
 };
 
 struct pipeline_event {
@@ -100,6 +101,7 @@ struct pipeline_event {
     char *text;
     int mline;
     int state;
+    guint64 stable, seek_back; /* PIPELINE_EVENT_SPOOL */
 };
 
 struct pipeline {
@@ -128,6 +130,11 @@ struct pipeline {
     atomic_llong last_rx_us; /* monotonic time of the last received media */
     atomic_int media_seen;
     atomic_llong bytes;
+    /* The spool file as the filesink writes it (its streaming thread only):
+     * where the next byte goes, the end of the file, and whether the muxer
+     * has gone back to rewrite something (see pipeline_on_sink_event). */
+    guint64 file_pos, file_end;
+    gboolean rewriting;
 };
 
 /* ---- events to the main loop ---- */
@@ -194,6 +201,10 @@ static gboolean pipeline_event_dispatch(gpointer data)
     case PIPELINE_EVENT_FINISHED:
         cb->finished(user);
         break;
+    case PIPELINE_EVENT_SPOOL:
+        if (cb->spool)
+            cb->spool(user, ev->stable, ev->seek_back);
+        break;
     }
     return G_SOURCE_REMOVE;
 }
@@ -256,7 +267,62 @@ static GstPadProbeReturn pipeline_on_sink_data(GstPad *pad, GstPadProbeInfo *inf
     else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
         n = (long long)gst_buffer_list_calculate_size(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
     atomic_fetch_add(&p->bytes, n);
+    p->file_pos += (guint64)n;
+    if (p->file_pos > p->file_end)
+        p->file_end = p->file_pos;
     return GST_PAD_PROBE_OK;
+}
+
+static void pipeline_post_spool(struct pipeline *p, guint64 stable, guint64 seek_back)
+{
+    struct pipeline_event *ev = g_new0(struct pipeline_event, 1);
+    ev->p = p;
+    ev->type = PIPELINE_EVENT_SPOOL;
+    ev->stable = stable;
+    ev->seek_back = seek_back;
+    GSource *src = g_idle_source_new();
+    g_source_set_priority(src, G_PRIORITY_DEFAULT);
+    g_source_set_callback(src, pipeline_event_dispatch, ev, pipeline_event_free);
+    g_source_attach(src, NULL);
+    g_source_unref(src);
+}
+
+/*
+ * The muxer seeks by sending a byte-format SEGMENT event, which filesink
+ * turns into a flush and a seek.  matroskamux goes back only to rewrite the
+ * size of the cluster it just closed (its start) and, when it finishes, the
+ * header (the first bytes); each time it then returns to the end of the file,
+ * where the next cluster starts.  So on such a return every byte before the
+ * end is final, the header excepted: that is the stable mark reported to
+ * the storage.  Each backward seek is reported too, so that the storage can
+ * check the promise (storage_s3.c re-sends a part that changed anyway).
+ */
+static void pipeline_on_sink_event(struct pipeline *p, GstEvent *event)
+{
+    const GstSegment *seg;
+    if (GST_EVENT_TYPE(event) != GST_EVENT_SEGMENT)
+        return;
+    gst_event_parse_segment(event, &seg);
+    if (seg->format != GST_FORMAT_BYTES)
+        return;
+    guint64 to = seg->start;
+    if (to < p->file_end) {
+        p->rewriting = TRUE;
+        pipeline_post_spool(p, 0, to);
+    } else if (p->rewriting && to == p->file_end) {
+        p->rewriting = FALSE;
+        pipeline_post_spool(p, to, G_MAXUINT64);
+    }
+    p->file_pos = to;
+}
+
+static GstPadProbeReturn pipeline_on_sink_item(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+    if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+        pipeline_on_sink_event(data, GST_PAD_PROBE_INFO_EVENT(info));
+        return GST_PAD_PROBE_OK;
+    }
+    return pipeline_on_sink_data(pad, info, data);
 }
 
 static void pipeline_note_buffer(struct pipeline_mline *m, GstBuffer *buf)
@@ -1033,8 +1099,10 @@ static int pipeline_add_recording(struct pipeline *p, const char *location, char
                           pipeline_on_mux_data, m, NULL);
     }
     GstPad *sinkpad = gst_element_get_static_pad(p->sink, "sink");
-    gst_pad_add_probe(sinkpad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                      pipeline_on_sink_data, p, NULL);
+    gst_pad_add_probe(sinkpad,
+                      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                          GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                      pipeline_on_sink_item, p, NULL);
     gst_object_unref(sinkpad);
     return 0;
 }
