@@ -135,6 +135,7 @@ static void worker_on_frame(void *data, const struct ipc_frame *f)
     case IPC_W_CANDIDATE:
     case IPC_W_DONE:
     case IPC_W_ERROR:
+    case IPC_W_PENDING:
         if (w->owner)
             w->owner->on_frame(w->owner_data, f);
         else if (f->type == IPC_W_ERROR)

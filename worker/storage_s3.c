@@ -574,7 +574,7 @@ static void s3store_hash(struct storage_s3 *s)
     j->n = s->parts->len;
     j->offsets = g_new(guint64, j->n);
     j->lens = g_new(guint64, j->n);
-    j->md = g_new0(unsigned char[32], j->n);
+    j->md = g_malloc0((gsize)j->n * 32);
     for (guint i = 0; i < j->n; i++) {
         struct s3_part_rec *p = g_ptr_array_index(s->parts, i);
         j->offsets[i] = p->offset;
