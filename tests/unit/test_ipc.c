@@ -142,7 +142,7 @@ static void test_header_decode(void)
         int at;
         uint8_t v;
     } bad[] = {{0, 0x00}, {0, 0x56}, {1, 0x57}, {1, 0xff}, {2, 0x01}, {3, 0x00}, {3, 0x06},
-               {3, 0x18}, {4, 0x01}, {5, 0x11}, {6, 0x00}};
+               {3, 0x1a}, {4, 0x01}, {5, 0x11}, {6, 0x00}};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_assert_cmpint(ipc_header_encode(hdr, IPC_WS_TEXT, 1, IPC_MAX_PAYLOAD), ==, 0);
         hdr[bad[i].at] = bad[i].v;
@@ -185,7 +185,7 @@ static void test_decode_bad_magic(void)
 
 static void test_decode_unknown_type(void)
 {
-    const uint16_t bad[] = {0, 6, 15, 24, 0x0102, 0xffff};
+    const uint16_t bad[] = {0, 6, 15, 26, 0x0102, 0xffff};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         uint8_t hdr[IPC_HEADER_SIZE];
         struct ipc_frame f;
