@@ -13,6 +13,7 @@
  *     create KEY                        CreateMultipartUpload
  *     abort KEY UPLOADID                AbortMultipartUpload
  *     url KEY                           the object's URL
+ *     put-cancel KEY FILE MS            PutObject, cancelled after MS ms
  * Credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN.
  * Prints "ok ..." (exit 0) or "error KIND message" (exit 1), KIND being the
  * s3_error_code name (CONFIG, NETWORK, SERVER, REJECTED, NO_UPLOAD) or OTHER.
@@ -87,6 +88,31 @@ static int tool_put(struct tool *t, const char *key, const char *file)
     g_object_unref(res);
     if (!ok)
         return tool_fail("", e);
+    printf("ok\n");
+    return 0;
+}
+
+static gboolean tool_cancel(gpointer data)
+{
+    g_cancellable_cancel(data);
+    return G_SOURCE_REMOVE;
+}
+
+static int tool_put_cancel(struct tool *t, const char *key, const char *file, const char *ms)
+{
+    GBytes *body = tool_read(file);
+    GCancellable *cancel = g_cancellable_new();
+    GError *e = NULL;
+    s3_put_object_async(t->client, key, body, "video/x-matroska", cancel, tool_done, t);
+    g_bytes_unref(body);
+    g_timeout_add((guint)atoi(ms), tool_cancel, cancel);
+    GAsyncResult *res = tool_wait(t);
+    gboolean ok = s3_put_object_finish(t->client, res, &e);
+    g_object_unref(res);
+    g_object_unref(cancel);
+    if (!ok)
+        return tool_fail(g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? "cancelled: " : "",
+                         e);
     printf("ok\n");
     return 0;
 }
@@ -182,6 +208,8 @@ static int tool_run(struct tool *t, int argc, char **argv)
     GError *e = NULL;
     if (argc == 3 && strcmp(argv[0], "put") == 0)
         return tool_put(t, argv[1], argv[2]);
+    if (argc == 4 && strcmp(argv[0], "put-cancel") == 0)
+        return tool_put_cancel(t, argv[1], argv[2], argv[3]);
     if (argc == 5 && strcmp(argv[0], "multipart") == 0)
         return tool_multipart(t, argv[1], argv[2], argv[3], argv[4]);
     if (argc == 2 && strcmp(argv[0], "create") == 0) {

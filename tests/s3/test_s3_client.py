@@ -8,7 +8,7 @@ and injects faults (tests/lib/s3proxy.py).  The C client (through s3-tool)
 uploads; boto3 reads the objects back.  Cases: one PUT; a three-part
 multipart upload (5 MiB, 5 MiB, a short last part) sent out of order with
 part 1 last; 500 / 503 SlowDown / a dropped connection retried and
-succeeding; retries exhausted; 403 not retried; a CompleteMultipartUpload
+succeeding; retries exhausted; a cancel during a backoff; 403 not retried; a CompleteMultipartUpload
 200 carrying an <Error>; AbortMultipartUpload (s3rver answers 405, which is
 reported as it is; a real store's 404 NoSuchUpload counts as done); a wrong
 secret key rejected by the verifier; bad configuration.  Ends by requiring
@@ -130,6 +130,20 @@ def case_retries(env):
     require(len(env.requests()) >= 2, "fewer than 2 attempts while down")
 
 
+def case_cancel(env):
+    """A cancel while waiting out a backoff ends the operation at once."""
+    path, _ = env.file("small.bin", 1000, "small")
+    env.proxy.set_down(True)
+    t0 = time.monotonic()
+    ok, lines = env.run("put-cancel", "rec/cancelled.mkv", path, "300", attempts=6,
+                        extra=("--backoff-ms", "10000", "--backoff-max-ms", "10000"))
+    took = time.monotonic() - t0
+    env.proxy.set_down(False)
+    require(not ok and lines[0].startswith("error OTHER cancelled:"), f"cancel: {lines}")
+    require(took < 5, f"cancel took {took:.1f} s (the backoff was not interrupted)")
+    env.requests()
+
+
 def case_rejected(env):
     """4xx other than SlowDown: no retry, S3's Code reaches the caller."""
     path, _ = env.file("small.bin", 1000, "small")
@@ -209,7 +223,7 @@ def case_config(env):
             f"virtual-hosted URL: {out.stdout} {env_aws}")
 
 
-CASES = [case_put, case_multipart, case_retries, case_rejected, case_complete_error,
+CASES = [case_put, case_multipart, case_retries, case_cancel, case_rejected, case_complete_error,
          case_abort, case_wrong_secret, case_config]
 
 
