@@ -11,8 +11,10 @@ s3rver and, for every request:
      credentials at the request's own x-amz-date, and the Authorization
      header must match (credential scope, signed headers, signature);
   2. checks that x-amz-content-sha256 is the SHA-256 of the body received,
-     and that the body came with a Content-Length (no Transfer-Encoding:
-     chunked);
+     that the body came with a Content-Length (no Transfer-Encoding:
+     chunked), and that the path on the wire is the canonical encoding of
+     the key (every byte outside A-Za-z0-9-._~/ encoded, exactly once), so
+     the bytes signed are the bytes sent;
   3. answers 403 SignatureDoesNotMatch (an S3 XML error) when 1 fails and
      400 when 2 fails, counting each (`mismatches`, `violations`); otherwise
   4. applies an injected fault if one matches, else forwards to s3rver.
@@ -262,6 +264,13 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        canonical_path = percent_encode(urllib.parse.unquote(path), safe="/~")
+        if path != canonical_path:
+            entry["outcome"] = "violation: path not encoded canonically (exactly once)"
+            self._answer(entry, 400, s3_error_xml(
+                "InvalidURI", f"path {path} is not the canonical encoding {canonical_path}"))
+            return
 
         declared = self.headers.get("x-amz-content-sha256")
         if declared != hashlib.sha256(body).hexdigest():
