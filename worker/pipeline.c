@@ -59,6 +59,8 @@ static const char *const pipeline_elements[] = {
     "rtpptdemux", "rtprtxreceive", "rtprtxsend", "rtpfunnel", "funnel", "clocksync",
 };
 
+#define PIPELINE_MAX_CLUSTER_NS (5 * GST_SECOND)
+
 struct pipeline;
 
 struct pipeline_mline {
@@ -1077,7 +1079,12 @@ static int pipeline_add_recording(struct pipeline *p, const char *location, char
         snprintf(err, errlen, "cannot create the muxer");
         return -1;
     }
-    g_object_set(p->mux, "offset-to-zero", TRUE, NULL);
+    /* A cluster closes at least every few seconds even when the sender
+     * sends keyframes rarely (aiortc: only when asked): only closed clusters
+     * are final, so this bounds what an upload while recording (storage_s3.c)
+     * leaves for the end of the session. */
+    g_object_set(p->mux, "offset-to-zero", TRUE, "max-cluster-duration",
+                 (gint64)PIPELINE_MAX_CLUSTER_NS, NULL);
     g_object_set(p->sink, "location", location, "sync", FALSE, "async", FALSE, NULL);
     gst_bin_add_many(GST_BIN(p->pipe), p->mux, p->sink, NULL);
     if (!gst_element_link(p->mux, p->sink)) {

@@ -74,7 +74,7 @@ struct storage_s3 {
     guint64 assigned;  /* [part_size, assigned) belongs to parts 2.. */
     guint64 size;      /* at commit */
     int committed, hashed, completing, finished, resends;
-    int live_failed;   /* an upload during the recording failed: pending at commit */
+    char *live_failed; /* why an upload during the recording failed: pending at commit */
     char sha256[65];
     GCancellable *cancel;
     guint timer;
@@ -239,8 +239,8 @@ static void s3store_fail(struct storage_s3 *s, const char *what, const GError *g
     snprintf(why, sizeof(why), "%s%s%s", what, gerr ? ": " : "", gerr ? gerr->message : "");
     g_cancellable_cancel(s->cancel);
     if (!s->committed) {
-        log_warn("s3: %s while recording; the recording will be spooled", why);
-        s->live_failed = 1; /* commit() spools it */
+        log_warn("s3: %s: %s while recording; the recording will be spooled", s->key, why);
+        s->live_failed = g_strdup(why); /* commit() spools it */
         return;
     }
     if (!s->upload_id) {
@@ -594,6 +594,11 @@ static int s3store_open(struct storage_s3 *s, const char *path)
         return 0;
     g_free(s->path);
     s->path = g_strdup(path);
+    if (!s->key) { /* while recording: the key is the spool file's name */
+        char *base = g_path_get_basename(path);
+        s->key = s3store_final_path(base);
+        g_free(base);
+    }
     s->fd = open(path, O_RDONLY | O_CLOEXEC);
     return s->fd >= 0 ? 0 : -1;
 }
@@ -631,6 +636,8 @@ static void s3store_commit(struct storage *base, const char *spool_path, const c
     s->cb = cb;
     s->user = user;
     s->committed = 1;
+    if (s->key && strcmp(s->key, key) != 0)
+        log_warn("s3: committing %s, not %s as recorded", key, s->key);
     g_free(s->key);
     s->key = g_strdup(key);
     s->object_key = s3_client_object_key(s->client, key);
@@ -648,8 +655,10 @@ static void s3store_commit(struct storage *base, const char *spool_path, const c
     if (s->timeout_ms > 0)
         s->timer = g_timeout_add((guint)s->timeout_ms, s3store_on_timeout, s);
     if (s->live_failed) {
+        char why[800];
+        snprintf(why, sizeof(why), "while recording: %s", s->live_failed);
         s->finished = 0;
-        s3store_fail(s, "an upload failed while recording", NULL);
+        s3store_fail(s, why, NULL);
         return;
     }
     if (s->parts->len == 0 && s->size <= s->part_size) {
@@ -686,6 +695,7 @@ static void s3store_destroy(struct storage *base)
     g_free(s->object_key);
     g_free(s->url);
     g_free(s->upload_id);
+    g_free(s->live_failed);
     g_free(s);
 }
 

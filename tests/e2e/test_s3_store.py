@@ -337,8 +337,11 @@ async def case_multipart(args, results: Results, workdir: str, s3: S3Side) -> No
             def recorded() -> int:
                 sessions = ctl(server, "sessions")["sessions"]
                 return sessions[0]["bytes"] if sessions else 0
-            await wait_for(lambda: recorded() > 3 * part + part // 2, 40,
-                           "3.5 parts of media recorded", 0.5)
+            def parts_sent() -> int:
+                return sum(1 for r in s3.proxy.state()["requests"]
+                           if r["method"] == "PUT" and "partNumber" in r["query"])
+            await wait_for(lambda: recorded() > 3 * part + part // 2 and parts_sent() >= 2, 45,
+                           "3.5 parts of media recorded and 2 parts sent", 0.5)
             seconds = time.monotonic() - t_rec
             before_stop = list(s3.proxy.state()["requests"])
             t0 = time.monotonic()
