@@ -8,8 +8,9 @@
  *   - Larger ones are a multipart upload whose parts go up while the session
  *     still records (grow()): part 1 is [0, part size) and holds the Matroska
  *     header, which the muxer rewrites when it finishes, so it is sent last;
- *     parts 2.. cover consecutive part-size ranges below the muxer's stable
- *     mark (bytes it will never seek back to).  Part numbers, not upload
+ *     parts 2.. cover consecutive ranges (part size to twice that) up to the
+ *     muxer's stable mark (bytes it will never seek back to: everything
+ *     before the open cluster).  Part numbers, not upload
  *     order, set the object's byte order.  At commit only part 1 and the tail
  *     are left, so stop -> uploadSuccess does not grow with the recording.
  *   - Proof: every part's SHA-256 is taken of the bytes sent; at commit a
@@ -619,9 +620,14 @@ static void s3store_grow(struct storage *base, const char *spool_path, uint64_t 
         s3store_add_part(s, 0, s->part_size); /* the header: sent last */
         s->assigned = s->part_size;
     }
+    /* Cut up to the stable mark, so that only the open cluster is left for
+     * the end; a part is at least part_size and under twice that. */
     while (stable >= s->assigned + s->part_size) {
-        s3store_add_part(s, s->assigned, s->part_size);
-        s->assigned += s->part_size;
+        guint64 len = stable - s->assigned;
+        if (len >= 2 * s->part_size)
+            len = s->part_size;
+        s3store_add_part(s, s->assigned, len);
+        s->assigned += len;
     }
     s3store_start_multipart(s);
     s3store_pump(s);
