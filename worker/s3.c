@@ -20,6 +20,7 @@
 #include "s3.h"
 
 #include <libsoup/soup.h>
+#include <openssl/crypto.h>
 #include <string.h>
 #include <time.h>
 
@@ -101,7 +102,7 @@ static void s3_client_unref(struct s3_client *c)
     g_free(c->base_path);
     g_free(c->access_key);
     if (c->secret_key)
-        memset(c->secret_key, 0, strlen(c->secret_key));
+        OPENSSL_cleanse(c->secret_key, strlen(c->secret_key));
     g_free(c->secret_key);
     g_free(c->session_token);
     g_free(c);
