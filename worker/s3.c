@@ -475,6 +475,7 @@ static guint s3_backoff_ms(const struct s3_client *c, guint attempt)
 {
     guint shift = attempt > 0 ? MIN(attempt - 1, 30u) : 0;
     guint64 ceiling = MIN((guint64)c->backoff_base_ms << shift, (guint64)c->backoff_max_ms);
+    ceiling = MIN(ceiling, (guint64)G_MAXINT32 - 1);
     return (guint)g_random_int_range(0, (gint32)ceiling + 1);
 }
 

@@ -32,7 +32,8 @@ In-process use:
     proxy.inject(404, "NoSuchUpload", method="DELETE")
     proxy.drop(count=1)                          # close the connection, no answer
     proxy.set_down(True)                         # every connection closed at once
-    proxy.requests, proxy.mismatches, proxy.violations
+    proxy.take_requests()                        # [{method, path, query, status, outcome}]
+    proxy.mismatches, proxy.violations           # counters since start/reset
     proxy.stop()
 
 Faults are consumed first in, first out by the requests they match (method,
@@ -204,6 +205,12 @@ class S3Proxy:
             self.requests.clear()
             self.mismatches = self.violations = 0
             self.down = False
+
+    def take_requests(self) -> list[dict]:
+        """The requests recorded so far, forgetting them."""
+        with self.lock:
+            taken, self.requests = self.requests, []
+            return taken
 
     def state(self) -> dict:
         with self.lock:

@@ -60,9 +60,7 @@ class Env:
         return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
     def requests(self):
-        reqs = list(self.proxy.requests)
-        self.proxy.requests.clear()
-        return reqs
+        return self.proxy.take_requests()
 
 
 def case_put(env):
