@@ -7,7 +7,8 @@ s3rver and, for every request:
   1. re-verifies the SigV4 signature with botocore (an independent
      implementation): the request is rebuilt from the received method, path
      (decoded, then canonically re-encoded the way S3 does), query (decoded
-     pairs) and the headers named in SignedHeaders, signed with the proxy's
+     pairs), the headers named in SignedHeaders and every x-amz-* header
+     (S3 wants them all signed), signed with the proxy's
      credentials at the request's own x-amz-date, and the Authorization
      header must match (credential scope, signed headers, signature);
   2. checks that x-amz-content-sha256 is the SHA-256 of the body received,
@@ -99,8 +100,9 @@ def expected_authorization(method, host_path_query, headers, body, access_key, s
                            region) -> str | None:
     """What botocore's S3SigV4Auth signs for this request at its x-amz-date.
 
-    headers: the received headers (name -> value, any case).  Only those the
-    request claims to sign are given to botocore; it adds x-amz-date,
+    headers: the received headers (name -> value, any case).  Those the
+    request claims to sign and every x-amz-* header are given to botocore
+    (S3 requires all x-amz-* headers to be signed); it adds x-amz-date,
     x-amz-content-sha256 (the hash of `body`) and x-amz-security-token
     itself, so a request that does not sign those cannot match."""
     lower = {k.lower(): v for k, v in headers.items()}
@@ -113,7 +115,10 @@ def expected_authorization(method, host_path_query, headers, body, access_key, s
     # S3 works on the decoded key; canonical form re-encodes it exactly once
     canon_path = percent_encode(urllib.parse.unquote(path), safe="/~")
     params = urllib.parse.parse_qsl(query, keep_blank_values=True)
-    keep = {name: lower[name] for name in signed if name in lower}
+    # S3 requires every x-amz-* header sent to be signed: give botocore all
+    # of them, so one left out of SignedHeaders makes the signatures differ
+    keep = {name: lower[name] for name in lower
+            if name in signed or name.startswith("x-amz-")}
     keep.pop("x-amz-date", None)
     keep.pop("x-amz-content-sha256", None)
     token = keep.pop("x-amz-security-token", None)

@@ -5,7 +5,8 @@
 Starts s3rver (tests/lib/s3.py) and, in front of it, the proxy that
 re-verifies each request's SigV4 signature and payload hash with botocore
 and injects faults (tests/lib/s3proxy.py).  The C client (through s3-tool)
-uploads; boto3 reads the objects back.  Cases: one PUT; a three-part
+uploads; boto3 reads the objects back.  Cases: one PUT; one with a
+session token; a three-part
 multipart upload (5 MiB, 5 MiB, a short last part) sent out of order with
 part 1 last; 500 / 503 SlowDown / a dropped connection retried and
 succeeding; retries exhausted; a cancel during a backoff; 403 not retried; a CompleteMultipartUpload
@@ -37,9 +38,11 @@ class Env:
         self.s3 = boto3_client(store.endpoint)  # reads s3rver directly
         self.expected_mismatches = 0
 
-    def run(self, *args, secret=SECRET_KEY, endpoint=None, attempts=4, extra=()):
+    def run(self, *args, secret=SECRET_KEY, token=None, endpoint=None, attempts=4, extra=()):
         env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=secret)
         env.pop("AWS_SESSION_TOKEN", None)
+        if token:
+            env["AWS_SESSION_TOKEN"] = token
         cmd = [self.tool, "--endpoint", endpoint or self.proxy.endpoint, "--bucket", BUCKET,
                "--attempts", str(attempts), "--backoff-ms", "20", "--backoff-max-ms", "200",
                *extra, *args]
@@ -74,6 +77,15 @@ def case_put(env):
     reqs = env.requests()
     require([(r["method"], r["status"]) for r in reqs] == [("PUT", 200)], f"requests: {reqs}")
     require(reqs[0]["path"] == f"/{BUCKET}/{key}", f"path on the wire: {reqs[0]['path']}")
+
+
+def case_session_token(env):
+    """Temporary credentials: x-amz-security-token sent and signed."""
+    key = "rec/token.mkv"
+    path, data = env.file("token.bin", 2000, "token")
+    ok, lines = env.run("put", key, path, token="FwoGZXIvYXdzEXAMPLE//token+/=")
+    require(ok and env.read_back(key) == data, f"PUT with a session token: {lines}")
+    require(len(env.requests()) == 1, "not one request")
 
 
 def case_multipart(env):
@@ -221,7 +233,7 @@ def case_config(env):
             f"virtual-hosted URL: {out.stdout} {env_aws}")
 
 
-CASES = [case_put, case_multipart, case_retries, case_cancel, case_rejected, case_complete_error,
+CASES = [case_put, case_session_token, case_multipart, case_retries, case_cancel, case_rejected, case_complete_error,
          case_abort, case_wrong_secret, case_config]
 
 
