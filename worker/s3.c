@@ -155,6 +155,18 @@ static gboolean s3_endpoint_parse(struct s3_client *c, const char *endpoint, cha
     return TRUE;
 }
 
+/* GLib (and so libsoup) removes "." and ".." path segments from a URL,
+ * even percent-encoded ones, so such a key would be sent as another one. */
+static gboolean s3_key_has_dot_segment(const char *key)
+{
+    char **segments = g_strsplit(key, "/", -1);
+    gboolean found = FALSE;
+    for (char **s = segments; *s && !found; s++)
+        found = strcmp(*s, ".") == 0 || strcmp(*s, "..") == 0;
+    g_strfreev(segments);
+    return found;
+}
+
 static gboolean s3_config_check(const struct s3_config *cfg, GError **error)
 {
     const char *missing = s3_empty(cfg->bucket)       ? "a bucket"
@@ -164,6 +176,11 @@ static gboolean s3_config_check(const struct s3_config *cfg, GError **error)
                                                       : NULL;
     if (missing) {
         g_set_error(error, S3_ERROR, S3_ERROR_CONFIG, "S3 storage needs %s", missing);
+        return FALSE;
+    }
+    if (cfg->prefix && s3_key_has_dot_segment(cfg->prefix)) {
+        g_set_error(error, S3_ERROR, S3_ERROR_CONFIG,
+                    "S3 key prefix \"%s\" may not have a \".\" or \"..\" segment", cfg->prefix);
         return FALSE;
     }
     if (strchr(cfg->bucket, '/') || strchr(cfg->region, '/')) {
@@ -452,6 +469,13 @@ static void s3_request_start(GTask *task)
     struct s3_request *r = g_task_get_task_data(task);
     GError *err = NULL;
     gsize len = 0;
+    if (s3_empty(r->key) || s3_key_has_dot_segment(r->key)) {
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                "S3 %s \"%s\": an object key may not be empty nor have a "
+                                "\".\" or \"..\" segment", s3_op_names[r->op], r->key);
+        g_object_unref(task);
+        return;
+    }
     const void *data = r->body ? g_bytes_get_data(r->body, &len) : "";
     if (sigv4_sha256_hex(data, len, r->payload_hash) < 0) {
         g_task_return_new_error(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: SHA-256 failed",

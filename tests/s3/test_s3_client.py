@@ -221,6 +221,16 @@ def case_config(env):
     ok, lines = env.run("url", "k", extra=("--bucket", ""))
     require(not ok and lines[0].startswith("error CONFIG") and "bucket" in lines[0],
             f"no bucket: {lines}")
+    ok, lines = env.run("url", "k", extra=("--prefix", "rec/../"))
+    require(not ok and lines[0].startswith("error CONFIG") and "prefix" in lines[0],
+            f"prefix with '..': {lines}")
+    # "." and ".." segments would be normalised away by the URL parser
+    path, _ = env.file("small.bin", 10, "small")
+    for key in ("rec/../other.mkv", "rec/./x.mkv", "rec/..", ""):
+        ok, lines = env.run("put", key, path)
+        require(not ok and lines[0].startswith("error OTHER") and "segment" in lines[0],
+                f"key {key!r}: {lines}")
+    require(not env.requests(), "a request was sent for an unusable key")
     ok, lines = env.run("url", "a b.mkv", extra=("--prefix", "rec/"))
     require(ok and lines[0] == f"ok {env.proxy.endpoint}/{BUCKET}/rec/a%20b.mkv rec/a b.mkv",
             f"path-style URL: {lines}")
