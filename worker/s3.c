@@ -452,6 +452,9 @@ static void s3_request_send(GTask *task)
     r->attempts++;
     g_clear_object(&r->msg);
     r->msg = soup_message_new_from_uri(r->method, r->uri);
+    /* a redirect (S3's 301 PermanentRedirect: wrong region) would be
+     * followed with a signature for the old host: report it instead */
+    soup_message_add_flags(r->msg, SOUP_MESSAGE_NO_REDIRECT);
     if (r->body) /* sets Content-Length: the body is never chunked */
         soup_message_set_request_body_from_bytes(r->msg, r->content_type, r->body);
     if (!s3_request_sign(r, r->msg)) {

@@ -188,8 +188,9 @@ class S3Proxy:
     def inject(self, status: int, code: str, message: str | None = None, count: int = 1,
                method: str | None = None, query: str | None = None) -> None:
         """The next `count` matching requests get an S3 <Error> with this
-        HTTP status (200 too: CompleteMultipartUpload's error in a 200)
-        instead of reaching s3rver."""
+        HTTP status (200 too: CompleteMultipartUpload's error in a 200; a
+        3xx also carries a Location to the same URL) instead of reaching
+        s3rver."""
         with self.lock:
             self.faults.append(_Fault("error", count, method, query, status, code,
                                       message or f"injected by s3proxy: {code}"))
@@ -311,7 +312,10 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             return
         if fault is not None:
             entry["outcome"] = f"injected {fault.status} {fault.code}"
-            self._answer(entry, fault.status, s3_error_xml(fault.code, fault.message))
+            # a 3xx points back at the same URL: a client that follows
+            # redirects shows up as a second request
+            extra = [("Location", self.path)] if 300 <= fault.status < 400 else None
+            self._answer(entry, fault.status, s3_error_xml(fault.code, fault.message), extra)
             return
         self._forward(entry, body)
 

@@ -155,7 +155,7 @@ def case_cancel(env):
 
 
 def case_rejected(env):
-    """4xx other than SlowDown: no retry, S3's Code reaches the caller."""
+    """4xx other than SlowDown (and 3xx): no retry, S3's Code reaches the caller."""
     path, _ = env.file("small.bin", 1000, "small")
     env.proxy.inject(403, "AccessDenied", method="PUT")
     ok, lines = env.run("put", "rec/denied.mkv", path)
@@ -163,6 +163,14 @@ def case_rejected(env):
             f"403: {lines}")
     reqs = env.requests()
     require(len(reqs) == 1, f"a 403 was retried: {reqs}")
+    # S3's redirects (wrong region; a new bucket's DNS): reported, not
+    # followed with a signature made for another URL
+    for status, code in ((301, "PermanentRedirect"), (307, "TemporaryRedirect")):
+        env.proxy.inject(status, code, method="PUT")
+        ok, lines = env.run("put", "rec/moved.mkv", path)
+        require(not ok and lines[0].startswith("error REJECTED")
+                and f"{status} {code}" in lines[0], f"{status}: {lines}")
+        require(len(env.requests()) == 1, f"a {status} was followed or retried")
 
 
 def case_complete_error(env):
