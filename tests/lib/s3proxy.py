@@ -11,12 +11,14 @@ s3rver and, for every request:
      (S3 wants them all signed), signed with the proxy's
      credentials at the request's own x-amz-date, and the Authorization
      header must match (credential scope, signed headers, signature);
+     x-amz-date must be within 15 minutes of now, as S3 requires;
   2. checks that x-amz-content-sha256 is the SHA-256 of the body received,
      that the body came with a Content-Length (no Transfer-Encoding:
      chunked), and that the path on the wire is the canonical encoding of
      the key (every byte outside A-Za-z0-9-._~/ encoded, exactly once), so
      the bytes signed are the bytes sent;
-  3. answers 403 SignatureDoesNotMatch (an S3 XML error) when 1 fails and
+  3. answers 403 SignatureDoesNotMatch (RequestTimeTooSkewed for a stale
+     date; an S3 XML error, counted as a mismatch) when 1 fails and
      400 when 2 fails, counting each (`mismatches`, `violations`); otherwise
   4. applies an injected fault if one matches, else forwards to s3rver.
 
@@ -33,7 +35,7 @@ In-process use:
     proxy.inject(404, "NoSuchUpload", method="DELETE")
     proxy.drop(count=1)                          # close the connection, no answer
     proxy.set_down(True)                         # every connection closed at once
-    proxy.take_requests()                        # [{method, path, query, status, outcome}]
+    proxy.take_requests()                        # [{method, path, query, status, outcome, amz_date}]
     proxy.mismatches, proxy.violations           # counters since start/reset
     proxy.stop()
 
@@ -55,6 +57,7 @@ Stops on SIGTERM.
 """
 
 import argparse
+import calendar
 import hashlib
 import http.client
 import http.server
@@ -62,6 +65,7 @@ import json
 import signal
 import sys
 import threading
+import time
 import urllib.parse
 from xml.sax.saxutils import escape
 
@@ -132,6 +136,16 @@ def expected_authorization(method, host_path_query, headers, body, access_key, s
     signature = signer.signature(signer.string_to_sign(request, canonical), request)
     signer._inject_signature_to_request(request, signature)
     return request.headers["Authorization"]
+
+
+def fresh(amz_date: str | None, skew: int = 15 * 60) -> bool:
+    """x-amz-date within S3's 15 minutes of now (a stale signature re-sent
+    on a late retry is refused, as S3 does)."""
+    try:
+        t = calendar.timegm(time.strptime(amz_date or "", "%Y%m%dT%H%M%SZ"))
+    except ValueError:
+        return False
+    return abs(time.time() - t) <= skew
 
 
 def same_authorization(a: str, b: str) -> bool:
@@ -259,7 +273,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         owner = self.owner
         path, _, query = self.path.partition("?")
         entry = {"method": self.command, "path": urllib.parse.unquote(path), "query": query,
-                 "status": None, "outcome": ""}
+                 "status": None, "outcome": "", "amz_date": self.headers.get("x-amz-date")}
         if owner.down:
             entry["outcome"] = "down"
             owner._record(entry)
@@ -302,6 +316,13 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
                 "SignatureDoesNotMatch",
                 "The request signature we calculated does not match the signature you "
                 "provided. Check your key and signing method."))
+            return
+
+        if not fresh(entry["amz_date"]):
+            entry["outcome"] = "signature-mismatch"  # S3: RequestTimeTooSkewed
+            self._answer(entry, 403, s3_error_xml(
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large."))
             return
 
         fault = owner._take_fault(self.command, query)
