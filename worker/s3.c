@@ -7,8 +7,9 @@
  * SigV4 headers (host, x-amz-date, x-amz-content-sha256 = the body's real
  * SHA-256, x-amz-security-token, content-type), a GBytes body so libsoup
  * sends a Content-Length (never chunked), the retry loop (network errors,
- * 5xx, SlowDown: exponential backoff with full jitter, a fresh x-amz-date and
- * signature on every attempt) and reading S3's XML answers with GMarkup.
+ * 5xx, SlowDown, and two transient 4xx: 429 and RequestTimeout; exponential
+ * backoff with full jitter, a fresh x-amz-date and signature on every
+ * attempt) and reading S3's XML answers with GMarkup.
  *
  * The object key is percent-encoded once, by sigv4_uri_encode(), and handed
  * to libsoup already encoded (SOUP_HTTP_URI_FLAGS keep it as is), so the
@@ -586,6 +587,16 @@ malformed:
                             r->op == S3_OP_PART ? "ETag" : "XML document");
 }
 
+/* Transient answers: 5xx; SlowDown (503) and 429 Too Many Requests, the
+ * throttling of S3 and of S3-compatible stores; 400 RequestTimeout, S3's
+ * answer to an upload whose socket went quiet, which AWS documents as
+ * retriable.  Every other 3xx/4xx would fail again the same way. */
+static gboolean s3_retriable(guint status, const char *code)
+{
+    return status >= 500 || status == 429 || g_strcmp0(code, "SlowDown") == 0 ||
+           g_strcmp0(code, "RequestTimeout") == 0;
+}
+
 static void s3_request_done(GObject *source, GAsyncResult *res, gpointer data)
 {
     GTask *task = data;
@@ -621,7 +632,7 @@ static void s3_request_done(GObject *source, GAsyncResult *res, gpointer data)
      * error document (HEAD-like answers, proxies). */
     const char *code = doc.code ? doc.code : soup_status_get_phrase(status);
     const char *message = doc.message ? doc.message : "";
-    gboolean retriable = status >= 500 || g_strcmp0(doc.code, "SlowDown") == 0 ||
+    gboolean retriable = s3_retriable(status, doc.code) ||
                          (status < 300 && error_doc); /* a 200 that carries an <Error> */
     enum s3_error_code kind = retriable ? S3_ERROR_SERVER
                               : (status == 404 && g_strcmp0(doc.code, "NoSuchUpload") == 0)

@@ -125,6 +125,15 @@ def case_retries(env):
             ("POST", "dropped"), ("POST", "forwarded")]
     require(outcomes == want, f"requests: {outcomes}")
 
+    # throttling (429) and S3's RequestTimeout (400) are transient too
+    env.proxy.inject(429, "TooManyRequests", method="PUT")
+    env.proxy.inject(400, "RequestTimeout", method="PUT")
+    ok, lines = env.run("put", "rec/throttled.mkv", path)
+    require(ok and env.read_back("rec/throttled.mkv") == data, f"429/RequestTimeout: {lines}")
+    outcomes = [r["outcome"] for r in env.requests()]
+    require(outcomes == ["injected 429 TooManyRequests", "injected 400 RequestTimeout",
+                         "forwarded"], f"requests: {outcomes}")
+
     # a PUT that meets 503 SlowDown on every attempt gives up after --attempts
     env.proxy.inject(503, "SlowDown", count=3, method="PUT")
     ok, lines = env.run("put", "rec/never.mkv", path, attempts=3)
