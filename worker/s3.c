@@ -7,8 +7,9 @@
  * SigV4 headers (host, x-amz-date, x-amz-content-sha256 = the body's real
  * SHA-256, x-amz-security-token, content-type), a GBytes body so libsoup
  * sends a Content-Length (never chunked), the retry loop (network errors,
- * 5xx, SlowDown: exponential backoff with full jitter, a fresh x-amz-date and
- * signature on every attempt) and reading S3's XML answers with GMarkup.
+ * 5xx, SlowDown, and two transient 4xx: 429 and RequestTimeout; exponential
+ * backoff with full jitter, a fresh x-amz-date and signature on every
+ * attempt) and reading S3's XML answers with GMarkup.
  *
  * The object key is percent-encoded once, by sigv4_uri_encode(), and handed
  * to libsoup already encoded (SOUP_HTTP_URI_FLAGS keep it as is), so the
@@ -20,6 +21,7 @@
 #include "s3.h"
 
 #include <libsoup/soup.h>
+#include <openssl/crypto.h>
 #include <string.h>
 #include <time.h>
 
@@ -101,7 +103,7 @@ static void s3_client_unref(struct s3_client *c)
     g_free(c->base_path);
     g_free(c->access_key);
     if (c->secret_key)
-        memset(c->secret_key, 0, strlen(c->secret_key));
+        OPENSSL_cleanse(c->secret_key, strlen(c->secret_key));
     g_free(c->secret_key);
     g_free(c->session_token);
     g_free(c);
@@ -154,6 +156,18 @@ static gboolean s3_endpoint_parse(struct s3_client *c, const char *endpoint, cha
     return TRUE;
 }
 
+/* GLib (and so libsoup) removes "." and ".." path segments from a URL,
+ * even percent-encoded ones, so such a key would be sent as another one. */
+static gboolean s3_key_has_dot_segment(const char *key)
+{
+    char **segments = g_strsplit(key, "/", -1);
+    gboolean found = FALSE;
+    for (char **s = segments; *s && !found; s++)
+        found = strcmp(*s, ".") == 0 || strcmp(*s, "..") == 0;
+    g_strfreev(segments);
+    return found;
+}
+
 static gboolean s3_config_check(const struct s3_config *cfg, GError **error)
 {
     const char *missing = s3_empty(cfg->bucket)       ? "a bucket"
@@ -163,6 +177,11 @@ static gboolean s3_config_check(const struct s3_config *cfg, GError **error)
                                                       : NULL;
     if (missing) {
         g_set_error(error, S3_ERROR, S3_ERROR_CONFIG, "S3 storage needs %s", missing);
+        return FALSE;
+    }
+    if (cfg->prefix && s3_key_has_dot_segment(cfg->prefix)) {
+        g_set_error(error, S3_ERROR, S3_ERROR_CONFIG,
+                    "S3 key prefix \"%s\" may not have a \".\" or \"..\" segment", cfg->prefix);
         return FALSE;
     }
     if (strchr(cfg->bucket, '/') || strchr(cfg->region, '/')) {
@@ -434,6 +453,9 @@ static void s3_request_send(GTask *task)
     r->attempts++;
     g_clear_object(&r->msg);
     r->msg = soup_message_new_from_uri(r->method, r->uri);
+    /* a redirect (S3's 301 PermanentRedirect: wrong region) would be
+     * followed with a signature for the old host: report it instead */
+    soup_message_add_flags(r->msg, SOUP_MESSAGE_NO_REDIRECT);
     if (r->body) /* sets Content-Length: the body is never chunked */
         soup_message_set_request_body_from_bytes(r->msg, r->content_type, r->body);
     if (!s3_request_sign(r, r->msg)) {
@@ -451,6 +473,13 @@ static void s3_request_start(GTask *task)
     struct s3_request *r = g_task_get_task_data(task);
     GError *err = NULL;
     gsize len = 0;
+    if (s3_empty(r->key) || s3_key_has_dot_segment(r->key)) {
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                "S3 %s \"%s\": an object key may not be empty nor have a "
+                                "\".\" or \"..\" segment", s3_op_names[r->op], r->key);
+        g_object_unref(task);
+        return;
+    }
     const void *data = r->body ? g_bytes_get_data(r->body, &len) : "";
     if (sigv4_sha256_hex(data, len, r->payload_hash) < 0) {
         g_task_return_new_error(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: SHA-256 failed",
@@ -474,6 +503,7 @@ static guint s3_backoff_ms(const struct s3_client *c, guint attempt)
 {
     guint shift = attempt > 0 ? MIN(attempt - 1, 30u) : 0;
     guint64 ceiling = MIN((guint64)c->backoff_base_ms << shift, (guint64)c->backoff_max_ms);
+    ceiling = MIN(ceiling, (guint64)G_MAXINT32 - 1);
     return (guint)g_random_int_range(0, (gint32)ceiling + 1);
 }
 
@@ -557,6 +587,16 @@ malformed:
                             r->op == S3_OP_PART ? "ETag" : "XML document");
 }
 
+/* Transient answers: 5xx; SlowDown (503) and 429 Too Many Requests, the
+ * throttling of S3 and of S3-compatible stores; 400 RequestTimeout, S3's
+ * answer to an upload whose socket went quiet, which AWS documents as
+ * retriable.  Every other 3xx/4xx would fail again the same way. */
+static gboolean s3_retriable(guint status, const char *code)
+{
+    return status >= 500 || status == 429 || g_strcmp0(code, "SlowDown") == 0 ||
+           g_strcmp0(code, "RequestTimeout") == 0;
+}
+
 static void s3_request_done(GObject *source, GAsyncResult *res, gpointer data)
 {
     GTask *task = data;
@@ -592,7 +632,7 @@ static void s3_request_done(GObject *source, GAsyncResult *res, gpointer data)
      * error document (HEAD-like answers, proxies). */
     const char *code = doc.code ? doc.code : soup_status_get_phrase(status);
     const char *message = doc.message ? doc.message : "";
-    gboolean retriable = status >= 500 || g_strcmp0(doc.code, "SlowDown") == 0 ||
+    gboolean retriable = s3_retriable(status, doc.code) ||
                          (status < 300 && error_doc); /* a 200 that carries an <Error> */
     enum s3_error_code kind = retriable ? S3_ERROR_SERVER
                               : (status == 404 && g_strcmp0(doc.code, "NoSuchUpload") == 0)

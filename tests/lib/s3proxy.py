@@ -7,15 +7,18 @@ s3rver and, for every request:
   1. re-verifies the SigV4 signature with botocore (an independent
      implementation): the request is rebuilt from the received method, path
      (decoded, then canonically re-encoded the way S3 does), query (decoded
-     pairs) and the headers named in SignedHeaders, signed with the proxy's
+     pairs), the headers named in SignedHeaders and every x-amz-* header
+     (S3 wants them all signed), signed with the proxy's
      credentials at the request's own x-amz-date, and the Authorization
      header must match (credential scope, signed headers, signature);
+     x-amz-date must be within 15 minutes of now, as S3 requires;
   2. checks that x-amz-content-sha256 is the SHA-256 of the body received,
      that the body came with a Content-Length (no Transfer-Encoding:
      chunked), and that the path on the wire is the canonical encoding of
      the key (every byte outside A-Za-z0-9-._~/ encoded, exactly once), so
      the bytes signed are the bytes sent;
-  3. answers 403 SignatureDoesNotMatch (an S3 XML error) when 1 fails and
+  3. answers 403 SignatureDoesNotMatch (RequestTimeTooSkewed for a stale
+     date; an S3 XML error, counted as a mismatch) when 1 fails and
      400 when 2 fails, counting each (`mismatches`, `violations`); otherwise
   4. applies an injected fault if one matches, else forwards to s3rver.
 
@@ -32,7 +35,8 @@ In-process use:
     proxy.inject(404, "NoSuchUpload", method="DELETE")
     proxy.drop(count=1)                          # close the connection, no answer
     proxy.set_down(True)                         # every connection closed at once
-    proxy.requests, proxy.mismatches, proxy.violations
+    proxy.take_requests()                        # [{method, path, query, status, outcome, amz_date}]
+    proxy.mismatches, proxy.violations           # counters since start/reset
     proxy.stop()
 
 Faults are consumed first in, first out by the requests they match (method,
@@ -53,6 +57,7 @@ Stops on SIGTERM.
 """
 
 import argparse
+import calendar
 import hashlib
 import http.client
 import http.server
@@ -60,6 +65,7 @@ import json
 import signal
 import sys
 import threading
+import time
 import urllib.parse
 from xml.sax.saxutils import escape
 
@@ -98,8 +104,9 @@ def expected_authorization(method, host_path_query, headers, body, access_key, s
                            region) -> str | None:
     """What botocore's S3SigV4Auth signs for this request at its x-amz-date.
 
-    headers: the received headers (name -> value, any case).  Only those the
-    request claims to sign are given to botocore; it adds x-amz-date,
+    headers: the received headers (name -> value, any case).  Those the
+    request claims to sign and every x-amz-* header are given to botocore
+    (S3 requires all x-amz-* headers to be signed); it adds x-amz-date,
     x-amz-content-sha256 (the hash of `body`) and x-amz-security-token
     itself, so a request that does not sign those cannot match."""
     lower = {k.lower(): v for k, v in headers.items()}
@@ -112,7 +119,10 @@ def expected_authorization(method, host_path_query, headers, body, access_key, s
     # S3 works on the decoded key; canonical form re-encodes it exactly once
     canon_path = percent_encode(urllib.parse.unquote(path), safe="/~")
     params = urllib.parse.parse_qsl(query, keep_blank_values=True)
-    keep = {name: lower[name] for name in signed if name in lower}
+    # S3 requires every x-amz-* header sent to be signed: give botocore all
+    # of them, so one left out of SignedHeaders makes the signatures differ
+    keep = {name: lower[name] for name in lower
+            if name in signed or name.startswith("x-amz-")}
     keep.pop("x-amz-date", None)
     keep.pop("x-amz-content-sha256", None)
     token = keep.pop("x-amz-security-token", None)
@@ -126,6 +136,16 @@ def expected_authorization(method, host_path_query, headers, body, access_key, s
     signature = signer.signature(signer.string_to_sign(request, canonical), request)
     signer._inject_signature_to_request(request, signature)
     return request.headers["Authorization"]
+
+
+def fresh(amz_date: str | None, skew: int = 15 * 60) -> bool:
+    """x-amz-date within S3's 15 minutes of now (a stale signature re-sent
+    on a late retry is refused, as S3 does)."""
+    try:
+        t = calendar.timegm(time.strptime(amz_date or "", "%Y%m%dT%H%M%SZ"))
+    except ValueError:
+        return False
+    return abs(time.time() - t) <= skew
 
 
 def same_authorization(a: str, b: str) -> bool:
@@ -182,8 +202,9 @@ class S3Proxy:
     def inject(self, status: int, code: str, message: str | None = None, count: int = 1,
                method: str | None = None, query: str | None = None) -> None:
         """The next `count` matching requests get an S3 <Error> with this
-        HTTP status (200 too: CompleteMultipartUpload's error in a 200)
-        instead of reaching s3rver."""
+        HTTP status (200 too: CompleteMultipartUpload's error in a 200; a
+        3xx also carries a Location to the same URL) instead of reaching
+        s3rver."""
         with self.lock:
             self.faults.append(_Fault("error", count, method, query, status, code,
                                       message or f"injected by s3proxy: {code}"))
@@ -204,6 +225,12 @@ class S3Proxy:
             self.requests.clear()
             self.mismatches = self.violations = 0
             self.down = False
+
+    def take_requests(self) -> list[dict]:
+        """The requests recorded so far, forgetting them."""
+        with self.lock:
+            taken, self.requests = self.requests, []
+            return taken
 
     def state(self) -> dict:
         with self.lock:
@@ -246,7 +273,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         owner = self.owner
         path, _, query = self.path.partition("?")
         entry = {"method": self.command, "path": urllib.parse.unquote(path), "query": query,
-                 "status": None, "outcome": ""}
+                 "status": None, "outcome": "", "amz_date": self.headers.get("x-amz-date")}
         if owner.down:
             entry["outcome"] = "down"
             owner._record(entry)
@@ -291,6 +318,13 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
                 "provided. Check your key and signing method."))
             return
 
+        if not fresh(entry["amz_date"]):
+            entry["outcome"] = "signature-mismatch"  # S3: RequestTimeTooSkewed
+            self._answer(entry, 403, s3_error_xml(
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large."))
+            return
+
         fault = owner._take_fault(self.command, query)
         if fault is not None and fault.kind == "drop":
             entry["outcome"] = "dropped"
@@ -299,7 +333,13 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             return
         if fault is not None:
             entry["outcome"] = f"injected {fault.status} {fault.code}"
-            self._answer(entry, fault.status, s3_error_xml(fault.code, fault.message))
+            # a 3xx points back at the same URL: a client that follows
+            # redirects shows up as a second request
+            extra = [("Location", self.path)] if 300 <= fault.status < 400 else None
+            body = s3_error_xml(fault.code, fault.message)
+            if fault.status == 200:  # S3 sends whitespace while it works, then the document
+                body = b"\n \n \n" + body
+            self._answer(entry, fault.status, body, extra)
             return
         self._forward(entry, body)
 

@@ -5,7 +5,8 @@
 Starts s3rver (tests/lib/s3.py) and, in front of it, the proxy that
 re-verifies each request's SigV4 signature and payload hash with botocore
 and injects faults (tests/lib/s3proxy.py).  The C client (through s3-tool)
-uploads; boto3 reads the objects back.  Cases: one PUT; a three-part
+uploads; boto3 reads the objects back.  Cases: one PUT; one with a
+session token; a three-part
 multipart upload (5 MiB, 5 MiB, a short last part) sent out of order with
 part 1 last; 500 / 503 SlowDown / a dropped connection retried and
 succeeding; retries exhausted; a cancel during a backoff; 403 not retried; a CompleteMultipartUpload
@@ -37,9 +38,11 @@ class Env:
         self.s3 = boto3_client(store.endpoint)  # reads s3rver directly
         self.expected_mismatches = 0
 
-    def run(self, *args, secret=SECRET_KEY, endpoint=None, attempts=4, extra=()):
+    def run(self, *args, secret=SECRET_KEY, token=None, endpoint=None, attempts=4, extra=()):
         env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=secret)
         env.pop("AWS_SESSION_TOKEN", None)
+        if token:
+            env["AWS_SESSION_TOKEN"] = token
         cmd = [self.tool, "--endpoint", endpoint or self.proxy.endpoint, "--bucket", BUCKET,
                "--attempts", str(attempts), "--backoff-ms", "20", "--backoff-max-ms", "200",
                *extra, *args]
@@ -60,9 +63,7 @@ class Env:
         return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
     def requests(self):
-        reqs = list(self.proxy.requests)
-        self.proxy.requests.clear()
-        return reqs
+        return self.proxy.take_requests()
 
 
 def case_put(env):
@@ -76,6 +77,15 @@ def case_put(env):
     reqs = env.requests()
     require([(r["method"], r["status"]) for r in reqs] == [("PUT", 200)], f"requests: {reqs}")
     require(reqs[0]["path"] == f"/{BUCKET}/{key}", f"path on the wire: {reqs[0]['path']}")
+
+
+def case_session_token(env):
+    """Temporary credentials: x-amz-security-token sent and signed."""
+    key = "rec/token.mkv"
+    path, data = env.file("token.bin", 2000, "token")
+    ok, lines = env.run("put", key, path, token="FwoGZXIvYXdzEXAMPLE//token+/=")
+    require(ok and env.read_back(key) == data, f"PUT with a session token: {lines}")
+    require(len(env.requests()) == 1, "not one request")
 
 
 def case_multipart(env):
@@ -115,6 +125,15 @@ def case_retries(env):
             ("POST", "dropped"), ("POST", "forwarded")]
     require(outcomes == want, f"requests: {outcomes}")
 
+    # throttling (429) and S3's RequestTimeout (400) are transient too
+    env.proxy.inject(429, "TooManyRequests", method="PUT")
+    env.proxy.inject(400, "RequestTimeout", method="PUT")
+    ok, lines = env.run("put", "rec/throttled.mkv", path)
+    require(ok and env.read_back("rec/throttled.mkv") == data, f"429/RequestTimeout: {lines}")
+    outcomes = [r["outcome"] for r in env.requests()]
+    require(outcomes == ["injected 429 TooManyRequests", "injected 400 RequestTimeout",
+                         "forwarded"], f"requests: {outcomes}")
+
     # a PUT that meets 503 SlowDown on every attempt gives up after --attempts
     env.proxy.inject(503, "SlowDown", count=3, method="PUT")
     ok, lines = env.run("put", "rec/never.mkv", path, attempts=3)
@@ -145,7 +164,7 @@ def case_cancel(env):
 
 
 def case_rejected(env):
-    """4xx other than SlowDown: no retry, S3's Code reaches the caller."""
+    """4xx other than SlowDown (and 3xx): no retry, S3's Code reaches the caller."""
     path, _ = env.file("small.bin", 1000, "small")
     env.proxy.inject(403, "AccessDenied", method="PUT")
     ok, lines = env.run("put", "rec/denied.mkv", path)
@@ -153,6 +172,14 @@ def case_rejected(env):
             f"403: {lines}")
     reqs = env.requests()
     require(len(reqs) == 1, f"a 403 was retried: {reqs}")
+    # S3's redirects (wrong region; a new bucket's DNS): reported, not
+    # followed with a signature made for another URL
+    for status, code in ((301, "PermanentRedirect"), (307, "TemporaryRedirect")):
+        env.proxy.inject(status, code, method="PUT")
+        ok, lines = env.run("put", "rec/moved.mkv", path)
+        require(not ok and lines[0].startswith("error REJECTED")
+                and f"{status} {code}" in lines[0], f"{status}: {lines}")
+        require(len(env.requests()) == 1, f"a {status} was followed or retried")
 
 
 def case_complete_error(env):
@@ -211,6 +238,16 @@ def case_config(env):
     ok, lines = env.run("url", "k", extra=("--bucket", ""))
     require(not ok and lines[0].startswith("error CONFIG") and "bucket" in lines[0],
             f"no bucket: {lines}")
+    ok, lines = env.run("url", "k", extra=("--prefix", "rec/../"))
+    require(not ok and lines[0].startswith("error CONFIG") and "prefix" in lines[0],
+            f"prefix with '..': {lines}")
+    # "." and ".." segments would be normalised away by the URL parser
+    path, _ = env.file("small.bin", 10, "small")
+    for key in ("rec/../other.mkv", "rec/./x.mkv", "rec/..", ""):
+        ok, lines = env.run("put", key, path)
+        require(not ok and lines[0].startswith("error OTHER") and "segment" in lines[0],
+                f"key {key!r}: {lines}")
+    require(not env.requests(), "a request was sent for an unusable key")
     ok, lines = env.run("url", "a b.mkv", extra=("--prefix", "rec/"))
     require(ok and lines[0] == f"ok {env.proxy.endpoint}/{BUCKET}/rec/a%20b.mkv rec/a b.mkv",
             f"path-style URL: {lines}")
@@ -223,7 +260,7 @@ def case_config(env):
             f"virtual-hosted URL: {out.stdout} {env_aws}")
 
 
-CASES = [case_put, case_multipart, case_retries, case_cancel, case_rejected, case_complete_error,
+CASES = [case_put, case_session_token, case_multipart, case_retries, case_cancel, case_rejected, case_complete_error,
          case_abort, case_wrong_secret, case_config]
 
 
