@@ -658,6 +658,8 @@ static void s3store_commit(struct storage *base, const char *spool_path, const c
         return;
     }
     s->size = (guint64)st.st_size;
+    log_debug("s3: %s: committing %llu bytes, %u part(s) sent while recording", s->key,
+              (unsigned long long)s->size, s->parts->len ? s->parts->len - 1 : 0);
     if (s->timeout_ms > 0)
         s->timer = g_timeout_add((guint)s->timeout_ms, s3store_on_timeout, s);
     if (s->live_failed) {

@@ -61,16 +61,18 @@ class NoisyTrack(rc.SyntheticVideoTrack):
         return frame
 
 
-def set_bitrate(bits: int) -> None:
+def set_bitrate(bits: int, noise: bool) -> None:
     import aiortc.codecs.vpx as vpx
     vpx.DEFAULT_BITRATE = vpx.MIN_BITRATE = vpx.MAX_BITRATE = bits
-    rc.SyntheticVideoTrack = NoisyTrack
+    if noise:
+        rc.SyntheticVideoTrack = NoisyTrack
 
 
 class Server:
     def __init__(self, build: str, tmp: str, endpoint: str, *extra: str):
         self.port = free_port(SERVER_IP)
         self.storage = os.path.join(tmp, "storage")
+        os.makedirs(tmp, exist_ok=True)
         self.log_path = os.path.join(tmp, "master.log")
         env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
         self.proc = subprocess.Popen(
@@ -215,12 +217,16 @@ async def main() -> int:
     ap.add_argument("--bitrate", type=int, default=2_500_000)
     ap.add_argument("--file-mib", type=int, default=256)
     ap.add_argument("--skip-recordings", action="store_true")
+    ap.add_argument("--video", choices=("noise", "synthetic"), default="synthetic",
+                    help="noise: 640x360 noise (~16 Mbit/s whatever the target); synthetic: "
+                         "the tests' moving pattern at --bitrate")
+    ap.add_argument("--keep", action="store_true", help="keep the logs")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     rc.restrict_ice_addresses([CLIENT_IP])
-    set_bitrate(args.bitrate)
+    set_bitrate(args.bitrate, args.video == "noise")
     print(f"machine: {os.cpu_count()} cores, {os.uname().release}; s3rver on 127.0.0.1; "
-          f"video noise at {args.bitrate / 1e6:g} Mbit/s + Opus", flush=True)
+          f"video {args.video} at a {args.bitrate / 1e6:g} Mbit/s target + Opus", flush=True)
     tmp = tempfile.mkdtemp(prefix="wv-s3bench-")
     store = S3rver(bucket=BUCKET).start()
     try:
@@ -239,7 +245,10 @@ async def main() -> int:
               f"of in-flight part (2 in flight)", flush=True)
     finally:
         store.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
