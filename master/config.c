@@ -661,6 +661,11 @@ int config_prepare(struct config *cfg, char *err, size_t errlen)
         cfg->spool_dir = g_build_filename(cfg->storage_dir, ".spool", NULL);
     if (config_make_dir("spool", &cfg->spool_dir, err, errlen) != 0)
         return -1;
+    if (config_s3_enabled(cfg) && strcmp(cfg->spool_dir, cfg->storage_dir) == 0) {
+        snprintf(err, errlen, "with S3 storage the spool directory (%s) must not be the storage "
+                 "directory: recordings waiting for their upload live there", cfg->spool_dir);
+        return -1;
+    }
     if (!cfg->worker_path)
         cfg->worker_path = config_default_worker_path();
     if (access(cfg->worker_path, X_OK) != 0) {

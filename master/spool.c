@@ -283,18 +283,45 @@ error:
 char *spool_salvage(struct spool *sp, const char *key, int *pending)
 {
     static const char *const extensions[] = {".webm", ".mkv"};
+    const char *dir = sp->core->cfg->spool_dir;
     *pending = 0;
     for (size_t i = 0; i < G_N_ELEMENTS(extensions); i++) {
-        char *part = g_strconcat(key, extensions[i], SPOOL_PART_SUFFIX, NULL);
-        char *path = g_build_filename(sp->core->cfg->spool_dir, part, NULL);
-        char *name = g_file_test(path, G_FILE_TEST_EXISTS) ? spool_keep_part(sp, part, pending)
-                                                           : NULL;
-        g_free(path);
+        char *name = g_strconcat(key, extensions[i], NULL);
+        char *part = g_strconcat(name, SPOOL_PART_SUFFIX, NULL);
+        char *part_path = g_build_filename(dir, part, NULL);
+        char *done_path = g_build_filename(dir, name, NULL);
+        char *kept = NULL;
+        if (g_file_test(part_path, G_FILE_TEST_EXISTS)) {
+            kept = spool_keep_part(sp, part, pending);
+        } else if (config_s3_enabled(sp->core->cfg) &&
+                   g_file_test(done_path, G_FILE_TEST_IS_REGULAR)) {
+            /* it died between finishing the file and its PENDING notice */
+            spool_track(sp, name, "the worker died during the upload", 0);
+            kept = g_strdup(name);
+            *pending = 1;
+        }
+        g_free(done_path);
+        g_free(part_path);
         g_free(part);
-        if (name)
-            return name;
+        g_free(name);
+        if (kept)
+            return kept;
     }
     return NULL;
+}
+
+/* A sidecar whose recording is gone (uploaded, and the upload process died
+ * before removing it) is removed. */
+static void spool_drop_orphan_meta(struct spool *sp, const char *entry)
+{
+    char *path = g_build_filename(sp->core->cfg->spool_dir, entry, NULL);
+    char *data = g_strndup(path, strlen(path) - strlen(SPOOL_META_SUFFIX));
+    if (!g_file_test(data, G_FILE_TEST_EXISTS)) {
+        log_info("spool: removing %s: its recording is no longer in the spool", entry);
+        unlink(path);
+    }
+    g_free(data);
+    g_free(path);
 }
 
 /* Start-up: part files first (they may become pending uploads), then the
@@ -314,10 +341,17 @@ static void spool_scan(struct spool *sp)
         salvaged += name != NULL;
         g_free(name);
     }
+    /* Finished recordings live in the spool only while they wait for S3; a
+     * spool that is the storage directory itself holds none. */
+    int same = strcmp(sp->core->cfg->spool_dir, sp->core->cfg->storage_dir) == 0;
     g_dir_rewind(dir);
-    while ((entry = g_dir_read_name(dir))) {
+    while (!same && (entry = g_dir_read_name(dir))) {
+        if (g_str_has_suffix(entry, SPOOL_META_SUFFIX))
+            spool_drop_orphan_meta(sp, entry);
         if (entry[0] == '.' || g_str_has_suffix(entry, SPOOL_PART_SUFFIX) ||
-            g_str_has_suffix(entry, SPOOL_META_SUFFIX) || spool_find(sp, entry))
+            g_str_has_suffix(entry, SPOOL_META_SUFFIX) ||
+            strstr(entry, SPOOL_META_SUFFIX ".") || /* a sidecar's temporary file */
+            spool_find(sp, entry))
             continue;
         char *path = g_build_filename(sp->core->cfg->spool_dir, entry, NULL);
         if (g_file_test(path, G_FILE_TEST_IS_REGULAR))

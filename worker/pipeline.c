@@ -137,6 +137,7 @@ struct pipeline {
      * has gone back to rewrite something (see pipeline_on_sink_event). */
     guint64 file_pos, file_end;
     gboolean rewriting;
+    guint64 stable_due; /* a stable mark to report once filesink has flushed */
 };
 
 /* ---- events to the main loop ---- */
@@ -298,6 +299,9 @@ static void pipeline_post_spool(struct pipeline *p, guint64 stable, guint64 seek
  * end is final, the header excepted: that is the stable mark reported to
  * the storage.  Each backward seek is reported too, so that the storage can
  * check the promise (storage_s3.c re-sends a part that changed anyway).
+ * The mark is reported with the next item after the return: by then
+ * filesink has handled the return seek, which flushes what it buffered (the
+ * rewritten cluster size included) to the file.
  */
 static void pipeline_on_sink_event(struct pipeline *p, GstEvent *event)
 {
@@ -313,13 +317,18 @@ static void pipeline_on_sink_event(struct pipeline *p, GstEvent *event)
         pipeline_post_spool(p, 0, to);
     } else if (p->rewriting && to == p->file_end) {
         p->rewriting = FALSE;
-        pipeline_post_spool(p, to, G_MAXUINT64);
+        p->stable_due = to; /* reported with the next item (pipeline_on_sink_item) */
     }
     p->file_pos = to;
 }
 
 static GstPadProbeReturn pipeline_on_sink_item(GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
+    struct pipeline *p = data;
+    if (p->stable_due) {
+        pipeline_post_spool(p, p->stable_due, G_MAXUINT64);
+        p->stable_due = 0;
+    }
     if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
         pipeline_on_sink_event(data, GST_PAD_PROBE_INFO_EVENT(info));
         return GST_PAD_PROBE_OK;
