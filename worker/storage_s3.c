@@ -386,6 +386,7 @@ static void s3store_try_complete(struct storage_s3 *s)
         list[i].etag = p->etag;
     }
     s->completing = 1;
+    log_debug("s3: %s: completing %u parts", s->key, s->parts->len);
     s3_multipart_complete_async(s->client, s->key, s->upload_id, list, s->parts->len, s->cancel,
                                 s3store_on_complete, s);
     g_free(list);

@@ -120,12 +120,26 @@ async def one_recording(server: Server, seconds: float) -> dict:
     return {"ms": ms, "key": msg["key"]}
 
 
-def parts_while_recording(log_path: str, key: str) -> (int, int):
-    """(parts sent while recording, bytes) from the worker's debug log."""
+def _stamp(line: str) -> float:
+    """Seconds of the day of a log line's ISO timestamp."""
+    t = line.split()[0]  # 2026-11-22T07:07:42.240Z
+    h, m, sec = t[11:-1].split(":")
+    return int(h) * 3600 + int(m) * 60 + float(sec)
+
+
+def parts_while_recording(log_path: str, key: str) -> (int, int, float):
+    """(parts sent while recording, bytes, ms the store took to answer
+    CompleteMultipartUpload, 0 for a single PUT) from the worker's debug log."""
     text = open(log_path, errors="replace").read()
     early = len(re.findall(re.escape(key) + r" part \d+ \[\d+, \+\d+\) while recording", text))
     m = re.search(re.escape(key) + r" stored as \S+ \((\d+) bytes", text)
-    return early, int(m.group(1)) if m else 0
+    complete_ms = 0.0
+    lines = text.splitlines()
+    start = [l for l in lines if f"{key}: completing" in l]
+    end = [l for l in lines if f"{key} stored as" in l]
+    if start and end:
+        complete_ms = (_stamp(end[0]) - _stamp(start[0])) * 1000
+    return early, int(m.group(1)) if m else 0, complete_ms
 
 
 def pct(samples, q):
@@ -139,7 +153,8 @@ async def bench_stop_latency(args, store: S3rver, tmp: str, n: int, seconds: flo
         results = []
         for _ in range(n):
             r = await one_recording(server, seconds)
-            r["early"], r["bytes"] = parts_while_recording(server.log_path, r["key"])
+            r["early"], r["bytes"], r["complete_ms"] = parts_while_recording(server.log_path,
+                                                                              r["key"])
             results.append(r)
             await asyncio.sleep(1.0)
     finally:
@@ -151,6 +166,13 @@ async def bench_stop_latency(args, store: S3rver, tmp: str, n: int, seconds: flo
           f"({statistics.mean(sizes):.1f} MB each, {min(early)}-{max(early)} parts sent while "
           f"recording): p50 {pct(ms, 0.5):.0f} ms, p90 {pct(ms, 0.9):.0f} ms, "
           f"max {max(ms):.0f} ms", flush=True)
+    complete = [r["complete_ms"] for r in results if r["complete_ms"]]
+    if complete:
+        ours = [r["ms"] - r["complete_ms"] for r in results if r["complete_ms"]]
+        print(f"  of which the store answering CompleteMultipartUpload: p50 "
+              f"{pct(complete, 0.5):.0f} ms (s3rver copies every part into the object then); "
+              f"the rest (muxer, last parts, part 1, proof): p50 {pct(ours, 0.5):.0f} ms",
+              flush=True)
 
 
 def write_spooled(spool: str, name: str, mib: int) -> str:

@@ -25,6 +25,8 @@ Case groups (meson runs each as its own test, `e2e-s3-NAME`):
   restart    the same, but the master is SIGKILLed while the upload is
              pending and started again; and a worker killed mid-recording:
              its salvaged part file is uploaded
+  spooled    a 12 MiB recording left in the spool (file + sidecar) goes up
+             at the next start as a 3-part upload from the spool
   config     bad settings stop the start-up with a clear message; a wrong
              secret and an unreachable endpoint give a visible pending
              upload (`webrtc-videoctl uploads`), never a silent loss
@@ -454,6 +456,41 @@ async def case_restart(args, results: Results, workdir: str, s3: S3Side) -> None
         server.stop()
 
 
+async def case_spooled(args, results: Results, workdir: str, s3: S3Side) -> None:
+    """A 12 MiB recording left in the spool by an earlier run (file and
+    sidecar): the next start uploads it as a 3-part multipart upload from the
+    spool (`webrtc-video-worker --upload`)."""
+    set_credentials()
+    spool = os.path.join(workdir, "storage", ".spool")
+    os.makedirs(spool)
+    name = "0123456789abcdef0123456789abcdef.mkv"
+    data = os.urandom(12 * 1024 * 1024 + 12345)
+    with open(os.path.join(spool, name), "wb") as f:
+        f.write(data)
+    with open(os.path.join(spool, name + ".upload"), "w") as f:
+        json.dump({"key": name, "bytes": len(data), "attempts": 2, "last_error": "S3 was down",
+                   "updated": 0}, f)
+    s3.proxy.reset()
+    server = Server(args.master, args.worker, workdir, s3.server_args(None, "--s3-part-size", "5"))
+    server.start()
+    results.server = server
+    try:
+        detail: List[str] = []
+        with results.check("s3-spooled/multipart-from-spool", detail):
+            await wait_for(lambda: s3.has(name), 20, "the spooled recording in S3")
+            got = s3.get(name)
+            require(got == data, f"object differs ({len(got)} vs {len(data)} bytes)")
+            reqs = s3.proxy.state()["requests"]
+            parts = sorted(int(re.search(r"partNumber=(\d+)", r["query"]).group(1))
+                           for r in reqs if r["method"] == "PUT" and "partNumber" in r["query"])
+            require(parts == [1, 2, 3], f"parts {parts}")
+            await wait_for(lambda: not spool_files(server), 5, "the spool emptied")
+            detail.append(f"{len(data)} bytes in parts {parts}, byte-identical")
+            detail.append(s3.require_clean())
+    finally:
+        server.stop()
+
+
 def run_master(args, *extra: str, env_drop=(), timeout: float = 10.0):
     env = dict(os.environ)
     for k in env_drop:
@@ -527,7 +564,7 @@ async def case_config(args, results: Results, workdir: str, s3: S3Side) -> None:
 
 
 CASES = [("put", case_put), ("multipart", case_multipart), ("outage", case_outage),
-         ("restart", case_restart), ("config", case_config)]
+         ("restart", case_restart), ("spooled", case_spooled), ("config", case_config)]
 
 
 async def run(args, workdir: str) -> int:
