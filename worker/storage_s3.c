@@ -14,10 +14,14 @@
  *     order, set the object's byte order.  At commit only part 1 and the tail
  *     are left, so stop -> uploadSuccess does not grow with the recording.
  *   - Proof: every part's SHA-256 is taken of the bytes sent; at commit a
- *     thread hashes the finished file (whole, and per part range).  A part
- *     whose range changed after it was sent (the muxer broke its promise) is
- *     sent again under the same number; CompleteMultipartUpload is called
- *     only when every part matches, so the object is the file, byte for byte.
+ *     thread hashes the finished file (whole, and per part range) while the
+ *     last parts and CompleteMultipartUpload go up.  Success is reported only
+ *     when every part's range in the finished file hashes to what was sent
+ *     for it: the object is the file, byte for byte.  A part the muxer went
+ *     back into after it was sent (it does not, but the pipeline reports
+ *     every backward seek) is sent again under the same number before
+ *     completing; a mismatch found after completing makes the upload fail
+ *     into the spool, and the retry uploads the file afresh.
  *   - Failure (the S3 client gave up after its retries, credentials refused,
  *     or the upload budget ran out): the multipart upload is aborted, the file
  *     is renamed from KEY.part to KEY in the spool and a sidecar (KEY.upload,
@@ -47,7 +51,6 @@
 
 #define STORAGE_S3_PARALLEL 2  /* parts in flight at once */
 #define STORAGE_S3_ABORT_MS 3000 /* how long a failed upload waits for its abort */
-#define STORAGE_S3_RESENDS 2   /* rounds of re-sending parts that changed */
 
 enum part_state { PART_QUEUED, PART_SENDING, PART_SENT };
 
@@ -55,6 +58,7 @@ struct s3_part_rec {
     guint number;
     guint64 offset, len;
     enum part_state state;
+    int dirty;               /* the muxer went back into it after it was sent */
     char *etag;
     unsigned char sent[32];  /* SHA-256 of the bytes sent */
     unsigned char final[32]; /* SHA-256 of the range in the finished file */
@@ -74,7 +78,7 @@ struct storage_s3 {
     guint in_flight;
     guint64 assigned;  /* [part_size, assigned) belongs to parts 2.. */
     guint64 size;      /* at commit */
-    int committed, hashed, completing, finished, resends;
+    int committed, hashed, completing, completed, finished;
     char *live_failed; /* why an upload during the recording failed: pending at commit */
     char sha256[65];
     GCancellable *cancel;
@@ -244,7 +248,7 @@ static void s3store_fail(struct storage_s3 *s, const char *what, const GError *g
         s->live_failed = g_strdup(why); /* commit() spools it */
         return;
     }
-    if (!s->upload_id) {
+    if (!s->upload_id || s->completed) {
         s3store_give_up(s, why);
         return;
     }
@@ -341,6 +345,25 @@ static void s3store_part_free(gpointer data)
     g_free(p);
 }
 
+/* S3 has the object and the finished file is hashed: the object is the
+ * file if every part's range hashes to what was sent for it. */
+static void s3store_check(struct storage_s3 *s)
+{
+    if (s->finished || !s->completed || !s->hashed)
+        return;
+    for (guint i = 0; i < s->parts->len; i++) {
+        struct s3_part_rec *p = g_ptr_array_index(s->parts, i);
+        if (memcmp(p->sent, p->final, 32) != 0) {
+            char what[160];
+            snprintf(what, sizeof(what), "the object differs from the spooled file in part %u;"
+                     " it will be uploaded again", p->number);
+            s3store_fail(s, what, NULL);
+            return;
+        }
+    }
+    s3store_succeed(s);
+}
+
 static void s3store_on_complete(GObject *src, GAsyncResult *res, gpointer data)
 {
     struct storage_s3 *s = data;
@@ -351,33 +374,19 @@ static void s3store_on_complete(GObject *src, GAsyncResult *res, gpointer data)
         g_error_free(gerr);
         return;
     }
-    s3store_succeed(s);
+    s->completed = 1;
+    s3store_check(s);
 }
 
-/* Every part sent and the file hashed: re-send what changed, else complete. */
+/* Every part sent: complete, while the hash of the finished file runs. */
 static void s3store_try_complete(struct storage_s3 *s)
 {
-    guint changed = 0;
-    if (s->finished || !s->committed || !s->hashed || s->completing || s->in_flight)
+    if (s->finished || !s->committed || s->completing || s->in_flight)
         return;
     for (guint i = 0; i < s->parts->len; i++) {
         struct s3_part_rec *p = g_ptr_array_index(s->parts, i);
         if (p->state != PART_SENT)
             return;
-        if (memcmp(p->sent, p->final, 32) != 0) {
-            p->state = PART_QUEUED;
-            changed++;
-        }
-    }
-    if (changed) {
-        if (++s->resends > STORAGE_S3_RESENDS) {
-            s3store_fail(s, "the spool file keeps changing under the upload", NULL);
-            return;
-        }
-        log_warn("s3: %s: %u part(s) changed after they were sent; sending them again", s->key,
-                 changed);
-        s3store_pump(s);
-        return;
     }
     struct s3_part *list = g_new0(struct s3_part, s->parts->len);
     for (guint i = 0; i < s->parts->len; i++) {
@@ -410,9 +419,9 @@ static void s3store_on_part(GObject *src, GAsyncResult *res, gpointer data)
     }
     g_free(op->part->etag);
     op->part->etag = etag;
-    /* Re-queued while it was in flight: leave it queued. */
-    if (op->part->state == PART_SENDING)
-        op->part->state = PART_SENT;
+    /* The muxer went back into it while it was in flight: send it again. */
+    op->part->state = op->part->dirty ? PART_QUEUED : PART_SENT;
+    op->part->dirty = 0;
     g_free(op);
     s3store_pump(s);
 }
@@ -566,7 +575,7 @@ static void s3store_on_hashed(GObject *src, GAsyncResult *res, gpointer data)
     }
     s3store_hex(j->whole, s->sha256);
     s->hashed = 1;
-    s3store_try_complete(s);
+    s3store_check(s);
 }
 
 static void s3store_hash(struct storage_s3 *s)
@@ -605,6 +614,23 @@ static int s3store_open(struct storage_s3 *s, const char *path)
     return s->fd >= 0 ? 0 : -1;
 }
 
+/* The muxer went back to `offset`, inside a part already cut (it does not
+ * do that, but if it did): that part is sent again once the file is done. */
+static void s3store_dirty(struct storage_s3 *s, guint64 offset)
+{
+    for (guint i = 1; i < s->parts->len; i++) {
+        struct s3_part_rec *p = g_ptr_array_index(s->parts, i);
+        if (offset >= p->offset && offset < p->offset + p->len) {
+            log_warn("s3: %s: the muxer rewrote offset %llu in part %u; it will be sent again",
+                     s->key, (unsigned long long)offset, p->number);
+            if (p->state == PART_SENT)
+                p->state = PART_QUEUED;
+            else if (p->state == PART_SENDING)
+                p->dirty = 1;
+        }
+    }
+}
+
 /* While recording: cut the stable bytes past part 1 into parts and send them. */
 static void s3store_grow(struct storage *base, const char *spool_path, uint64_t stable,
                          uint64_t seek_back)
@@ -613,8 +639,7 @@ static void s3store_grow(struct storage *base, const char *spool_path, uint64_t 
     if (s->committed || s->finished)
         return;
     if (seek_back != UINT64_MAX && seek_back >= s->part_size && seek_back < s->assigned)
-        log_warn("s3: the muxer rewrote offset %llu, which was already sent; that part will "
-                 "be sent again", (unsigned long long)seek_back);
+        s3store_dirty(s, seek_back);
     if (stable < 2 * s->part_size || s3store_open(s, spool_path) != 0)
         return;
     if (s->parts->len == 0) {
