@@ -85,36 +85,34 @@ char *sigv4_canonical_uri(const char *path)
     return sigv4_uri_encode(path, TRUE);
 }
 
-static int sigv4_cmp_str(gconstpointer a, gconstpointer b)
+struct sigv4_query_entry {
+    char *name; /* encoded */
+    char *value;
+};
+
+static int sigv4_cmp_query(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const struct sigv4_query_entry *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->value, y->value);
 }
 
 char *sigv4_canonical_query(const struct sigv4_pair *query, size_t n)
 {
-    /* Sorted by encoded name, then encoded value (byte order).  Each pair is
-     * kept as name '\001' value while sorting: '\001' sorts below every byte
-     * an encoded string holds, so "a"/"x" comes before "ab"/"y" as it must
-     * ('=' would not: it sorts above '-' and '.'). */
-    GPtrArray *pairs = g_ptr_array_new_with_free_func(g_free);
+    /* sorted by encoded name, then encoded value, byte order */
+    struct sigv4_query_entry *e = g_new0(struct sigv4_query_entry, n ? n : 1);
     for (size_t i = 0; i < n; i++) {
-        char *name = sigv4_uri_encode(query[i].name, FALSE);
-        char *value = sigv4_uri_encode(query[i].value ? query[i].value : "", FALSE);
-        /* name and value joined by '\001', which sorts below every encoded byte */
-        g_ptr_array_add(pairs, g_strconcat(name, "\001", value, NULL));
-        g_free(name);
-        g_free(value);
+        e[i].name = sigv4_uri_encode(query[i].name, FALSE);
+        e[i].value = sigv4_uri_encode(query[i].value ? query[i].value : "", FALSE);
     }
-    g_ptr_array_sort(pairs, sigv4_cmp_str);
+    qsort(e, n, sizeof(*e), sigv4_cmp_query);
     GString *out = g_string_new(NULL);
-    for (guint i = 0; i < pairs->len; i++) {
-        char *pair = g_ptr_array_index(pairs, i);
-        *strchr(pair, '\001') = '=';
-        if (i)
-            g_string_append_c(out, '&');
-        g_string_append(out, pair);
+    for (size_t i = 0; i < n; i++) {
+        g_string_append_printf(out, "%s%s=%s", i ? "&" : "", e[i].name, e[i].value);
+        g_free(e[i].name);
+        g_free(e[i].value);
     }
-    g_ptr_array_unref(pairs);
+    g_free(e);
     return g_string_free(out, FALSE);
 }
 

@@ -35,7 +35,7 @@ In-process use:
     proxy.inject(404, "NoSuchUpload", method="DELETE")
     proxy.drop(count=1)                          # close the connection, no answer
     proxy.set_down(True)                         # every connection closed at once
-    proxy.take_requests()                        # [{method, path, query, status, outcome, amz_date}]
+    proxy.take_requests()     # [{method, path, query, status, outcome, amz_date}]
     proxy.mismatches, proxy.violations           # counters since start/reset
     proxy.stop()
 
@@ -49,7 +49,8 @@ As a subprocess (the control interface is HTTP + JSON on its own port):
         [--access-key S3RVER --secret-key S3RVER --region us-east-1]
     -> prints one JSON line {"endpoint": "http://127.0.0.1:P", "control": "http://127.0.0.1:C"}
     GET  CONTROL/state   -> {"requests": [...], "mismatches": N, "violations": N, "down": bool}
-    POST CONTROL/inject  {"status": 503, "code": "SlowDown", "count": 2, "method": "PUT", "query": "partNumber"}
+    POST CONTROL/inject  {"status": 503, "code": "SlowDown", "count": 2,
+                          "method": "PUT", "query": "partNumber"}
     POST CONTROL/drop    {"count": 1, "method": null, "query": null}
     POST CONTROL/down    {"down": true}
     POST CONTROL/reset   (forgets faults, records and counters)

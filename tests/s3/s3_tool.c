@@ -8,7 +8,8 @@
  *     put KEY FILE                      PutObject
  *     multipart KEY FILE PARTSIZE ORDER multipart upload of FILE cut into
  *                                       PARTSIZE parts, uploaded in ORDER
- *                                       ("2,3,1"), then completed; aborted
+ *                                       ("2,3,1"; "2+3,1": 2 and 3 at the
+ *                                       same time), then completed; aborted
  *                                       when anything fails
  *     create KEY                        CreateMultipartUpload
  *     abort KEY UPLOADID                AbortMultipartUpload
@@ -135,7 +136,64 @@ static gboolean tool_abort_upload(struct tool *t, const char *key, const char *i
     return ok;
 }
 
-/* Uploads every part in `order`, then completes; *step says what failed. */
+/* One group of parts uploaded at the same time ("2+3"). */
+struct tool_group {
+    struct tool *t;
+    char **etags;  /* by part number - 1 */
+    guint pending;
+    GError *error; /* the first failure */
+};
+
+struct tool_part_op {
+    struct tool_group *g;
+    guint number;
+};
+
+static void tool_part_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    struct tool_part_op *op = data;
+    struct tool_group *g = op->g;
+    GError *e = NULL;
+    g->etags[op->number - 1] = s3_multipart_upload_part_finish(g->t->client, res, &e);
+    if (e && !g->error)
+        g->error = e;
+    else if (e)
+        g_error_free(e);
+    g_free(op);
+    if (--g->pending == 0)
+        g_main_loop_quit(g->t->loop);
+}
+
+static gboolean tool_upload_group(struct tool *t, const char *key, const char *id, GBytes *all,
+                                  gsize part_size, const char *group, char **etags, GError **e)
+{
+    gsize total = g_bytes_get_size(all);
+    guint n = (guint)((total + part_size - 1) / part_size);
+    struct tool_group g = {.t = t, .etags = etags};
+    char **numbers = g_strsplit(group, "+", -1);
+    for (char **o = numbers; *o; o++) {
+        guint number = (guint)atoi(*o);
+        g_assert(number >= 1 && number <= n);
+        gsize off = (number - 1) * part_size;
+        GBytes *part = g_bytes_new_from_bytes(all, off, MIN(part_size, total - off));
+        struct tool_part_op *op = g_new0(struct tool_part_op, 1);
+        *op = (struct tool_part_op){.g = &g, .number = number};
+        g.pending++;
+        s3_multipart_upload_part_async(t->client, key, id, number, part, NULL, tool_part_done, op);
+        g_bytes_unref(part);
+    }
+    g_strfreev(numbers);
+    if (g.pending)
+        g_main_loop_run(t->loop);
+    if (g.error) {
+        g_propagate_error(e, g.error);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Uploads the parts group by group ("2+3,1": 2 and 3 at once, then 1),
+ * then completes; *step says what failed. */
 static gboolean tool_upload_parts(struct tool *t, const char *key, const char *id, GBytes *all,
                                   gsize part_size, char **order, const char **step, GError **e)
 {
@@ -145,19 +203,9 @@ static gboolean tool_upload_parts(struct tool *t, const char *key, const char *i
     char **etags = g_new0(char *, n + 1);
     gboolean ok = FALSE;
     *step = "upload part: ";
-    for (char **o = order; *o; o++) {
-        guint number = (guint)atoi(*o);
-        g_assert(number >= 1 && number <= n);
-        gsize off = (number - 1) * part_size;
-        GBytes *part = g_bytes_new_from_bytes(all, off, MIN(part_size, total - off));
-        s3_multipart_upload_part_async(t->client, key, id, number, part, NULL, tool_done, t);
-        g_bytes_unref(part);
-        GAsyncResult *res = tool_wait(t);
-        etags[number - 1] = s3_multipart_upload_part_finish(t->client, res, e);
-        g_object_unref(res);
-        if (!etags[number - 1])
+    for (char **o = order; *o; o++)
+        if (!tool_upload_group(t, key, id, all, part_size, *o, etags, e))
             goto out;
-    }
     for (guint i = 0; i < n; i++)
         parts[i] = (struct s3_part){.number = i + 1, .etag = etags[i]};
     *step = "complete: ";
@@ -166,7 +214,9 @@ static gboolean tool_upload_parts(struct tool *t, const char *key, const char *i
     ok = s3_multipart_complete_finish(t->client, res, e);
     g_object_unref(res);
 out:
-    g_strfreev(etags);
+    for (guint i = 0; i < n; i++)
+        g_free(etags[i]);
+    g_free(etags);
     g_free(parts);
     return ok;
 }

@@ -5,15 +5,17 @@
 Starts s3rver (tests/lib/s3.py) and, in front of it, the proxy that
 re-verifies each request's SigV4 signature and payload hash with botocore
 and injects faults (tests/lib/s3proxy.py).  The C client (through s3-tool)
-uploads; boto3 reads the objects back.  Cases: one PUT; one with a
-session token; a three-part
-multipart upload (5 MiB, 5 MiB, a short last part) sent out of order with
-part 1 last; 500 / 503 SlowDown / a dropped connection retried and
-succeeding; retries exhausted; a cancel during a backoff; 403 not retried; a CompleteMultipartUpload
+uploads; boto3 reads the objects back.  Cases: one PUT, one with a
+session token; a three-part multipart upload (5 MiB, 5 MiB, a short last
+part) sent out of order with part 1 last, and one with parts in flight at
+the same time; 500 / 503 SlowDown / 429 / RequestTimeout / a dropped
+connection retried and succeeding; retries exhausted; a dead store; a cancel
+during a backoff; 403 and redirects not retried; a CompleteMultipartUpload
 200 carrying an <Error>; AbortMultipartUpload (s3rver answers 405, which is
-reported as it is; a real store's 404 NoSuchUpload counts as done); a wrong
-secret key rejected by the verifier; bad configuration.  Ends by requiring
-that no request failed verification except the wrong-key ones.
+reported as it is; the 404 NoSuchUpload a real store gives, injected by the
+proxy, counts as done); a wrong secret key rejected by the verifier; bad
+configuration and unusable keys.  Ends by requiring that no request failed
+verification except the wrong-key one.
 """
 
 import hashlib
@@ -105,6 +107,22 @@ def case_multipart(env):
                      ("PUT", "partNumber=1"), ("POST", seen[-1][1])]
             and seen[-1][1].startswith("uploadId="), f"requests: {seen}")
     require(all(r["status"] == 200 for r in reqs), f"statuses: {reqs}")
+
+
+def case_concurrent_parts(env):
+    """Parts 2 and 3 in flight at once on one client (one of them failing
+    once), then part 1: each signed and retried on its own."""
+    key = "rec/concurrent.mkv"
+    size = 2 * 5 * MiB + 4321
+    path, data = env.file("concurrent.bin", size, "concurrent")
+    env.proxy.inject(500, "InternalError", method="PUT", query="partNumber=3")
+    ok, lines = env.run("multipart", key, path, str(5 * MiB), "2+3,1")
+    require(ok, f"concurrent multipart failed: {lines}")
+    require(env.read_back(key) == data, "concurrent multipart object differs")
+    parts = [r for r in env.requests() if "partNumber" in r["query"]]
+    require(len(parts) == 4 and parts[-1]["query"].find("partNumber=1") >= 0
+            and sum(r["outcome"] == "injected 500 InternalError" for r in parts) == 1,
+            f"part requests: {parts}")
 
 
 def case_retries(env):
@@ -251,17 +269,17 @@ def case_config(env):
     ok, lines = env.run("url", "a b.mkv", extra=("--prefix", "rec/"))
     require(ok and lines[0] == f"ok {env.proxy.endpoint}/{BUCKET}/rec/a%20b.mkv rec/a b.mkv",
             f"path-style URL: {lines}")
-    env_aws = ("--endpoint", "", "--region", "eu-west-1")
     # AWS addressing (no endpoint): virtual-hosted; only computed, nothing sent
     out = subprocess.run([env.tool, "--bucket", "b", "--region", "eu-west-1", "url", "k/x y"],
                          capture_output=True, text=True,
                          env=dict(os.environ, AWS_ACCESS_KEY_ID="A", AWS_SECRET_ACCESS_KEY="S"))
     require(out.stdout.strip() == "ok https://b.s3.eu-west-1.amazonaws.com/k/x%20y k/x y",
-            f"virtual-hosted URL: {out.stdout} {env_aws}")
+            f"virtual-hosted URL: {out.stdout}")
 
 
-CASES = [case_put, case_session_token, case_multipart, case_retries, case_cancel, case_rejected, case_complete_error,
-         case_abort, case_wrong_secret, case_config]
+CASES = [case_put, case_session_token, case_multipart, case_concurrent_parts, case_retries,
+         case_cancel, case_rejected, case_complete_error, case_abort, case_wrong_secret,
+         case_config]
 
 
 def main() -> int:

@@ -6,9 +6,10 @@ Signs every request of the table below twice, with botocore's S3SigV4Auth
 (Debian python3-botocore: an independent implementation, the one boto3 and
 the AWS CLI use) and with worker/sigv4.c through the sigv4-sign front end,
 at the same instant with the same credentials, and requires identical
-Authorization headers (credential scope, signed headers and signature).  The table covers what the S3 client sends (PUT with
-a body, the multipart calls with their sub-resources) and the encoding
-corners (spaces, '+', '%', '~', UTF-8 keys, a session token).
+Authorization headers (credential scope, signed headers and signature).
+The table covers what the S3 client sends (PUT with a body, the multipart
+calls with their sub-resources) and the encoding corners (spaces, '+', '%',
+'~', UTF-8 keys, a session token).
 """
 
 import datetime
@@ -35,7 +36,8 @@ CASES = [
     ("create-multipart", "POST", "bucket.s3.us-east-1.amazonaws.com", "/rec/b.mkv",
      [("uploads", "")], b"", {"Content-Type": "video/x-matroska"}, None, "us-east-1"),
     ("upload-part", "PUT", "127.0.0.1:4568", "/bucket/rec/b.mkv",
-     [("partNumber", "3"), ("uploadId", "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA")],
+     [("partNumber", "3"),
+      ("uploadId", "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA")],
      bytes(range(256)) * 64, {}, None, "us-east-1"),
     ("upload-part-10", "PUT", "127.0.0.1:4568", "/bucket/k",
      [("uploadId", "a/b+c=d"), ("partNumber", "10")], b"x", {}, None, "us-east-1"),
