@@ -463,6 +463,23 @@ int config_s3_enabled(const struct config *cfg)
     return cfg->s3_bucket && cfg->s3_bucket[0];
 }
 
+extern char **environ;
+
+char **config_child_environ(void)
+{
+    static GPtrArray *env;
+    if (!env) {
+        env = g_ptr_array_new();
+        for (char **e = environ; *e; e++)
+            if (!g_str_has_prefix(*e, "AWS_ACCESS_KEY_ID=") &&
+                !g_str_has_prefix(*e, "AWS_SECRET_ACCESS_KEY=") &&
+                !g_str_has_prefix(*e, "AWS_SESSION_TOKEN="))
+                g_ptr_array_add(env, *e);
+        g_ptr_array_add(env, NULL);
+    }
+    return (char **)env->pdata;
+}
+
 /* Credentials the file did not give come from the standard environment. */
 static void config_s3_env(struct config *cfg)
 {

@@ -18,8 +18,6 @@
 #include "ipc_msg.h"
 #include "log.h"
 
-extern char **environ;
-
 struct uploader {
     struct core *core;
     struct ipc_link *link;
@@ -117,7 +115,7 @@ struct uploader *uploader_start(struct core *core, const char *path, const char 
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
     posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-    int rc = posix_spawn(&pid, cfg->worker_path, &fa, NULL, argv, environ);
+    int rc = posix_spawn(&pid, cfg->worker_path, &fa, NULL, argv, config_child_environ());
     posix_spawn_file_actions_destroy(&fa);
     close(sv[1]);
     if (rc != 0) {

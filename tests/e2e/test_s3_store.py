@@ -288,9 +288,13 @@ async def case_put(args, results: Results, workdir: str, s3: S3Side) -> None:
         with results.check("s3-put/secrets-kept", detail := []):
             with open(server.log_path, "rb") as f:
                 require(SECRET.encode() not in f.read(), "the secret key is in the log")
-            for pid in server.children():
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    require(SECRET.encode() not in f.read(), f"the secret is in {pid}'s argv")
+            kids = server.children()
+            require(kids, "no worker to look at")
+            for pid in kids:
+                for what in ("cmdline", "environ"):
+                    with open(f"/proc/{pid}/{what}", "rb") as f:
+                        require(SECRET.encode() not in f.read(),
+                                f"the secret is in worker {pid}'s {what}")
             detail.append(s3.require_clean())
         with results.check("s3-put/status"):
             st = ctl(server, "status")
