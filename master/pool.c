@@ -35,7 +35,6 @@
 #include "ipc_msg.h"
 #include "log.h"
 
-
 #define POOL_BACKOFF_MIN_S 0.2
 #define POOL_BACKOFF_MAX_S 30.0
 #define POOL_START_TIMEOUT_S 20.0 /* spawn -> HELLO */
