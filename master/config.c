@@ -13,6 +13,7 @@
 #include <glib.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,19 @@ enum {
     OPT_TURN_URIS,
     OPT_TURN_SECRET,
     OPT_TURN_TTL,
+    /* S3 storage */
+    OPT_S3_BUCKET,
+    OPT_S3_REGION,
+    OPT_S3_ENDPOINT,
+    OPT_S3_PREFIX,
+    OPT_S3_PATH_STYLE,
+    OPT_S3_ACCESS_KEY,
+    OPT_S3_SECRET_KEY,
+    OPT_S3_SESSION_TOKEN,
+    OPT_S3_PART_SIZE,
+    OPT_UPLOAD_TIMEOUT,
+    OPT_UPLOAD_RETRY_MIN,
+    OPT_UPLOAD_RETRY_MAX,
 };
 
 static const struct option config_options[] = {
@@ -74,6 +88,15 @@ static const struct option config_options[] = {
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"static-dir", required_argument, NULL, OPT_STATIC_DIR},
     {"admin-auth", required_argument, NULL, OPT_ADMIN_AUTH},
+    {"s3-bucket", required_argument, NULL, OPT_S3_BUCKET},
+    {"s3-region", required_argument, NULL, OPT_S3_REGION},
+    {"s3-endpoint", required_argument, NULL, OPT_S3_ENDPOINT},
+    {"s3-prefix", required_argument, NULL, OPT_S3_PREFIX},
+    {"s3-path-style", no_argument, NULL, OPT_S3_PATH_STYLE},
+    {"s3-part-size", required_argument, NULL, OPT_S3_PART_SIZE},
+    {"upload-timeout", required_argument, NULL, OPT_UPLOAD_TIMEOUT},
+    {"upload-retry-min", required_argument, NULL, OPT_UPLOAD_RETRY_MIN},
+    {"upload-retry-max", required_argument, NULL, OPT_UPLOAD_RETRY_MAX},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -115,6 +138,24 @@ static const char config_usage[] =
     "                           basic-auth credentials of /admin (PASSWORD plain\n"
     "                           or a pbkdf2:sha256 hash; default: none, /admin\n"
     "                           answers 404)\n"
+    "\n"
+    "S3 storage (used when a bucket is set; credentials come from\n"
+    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or the config\n"
+    "file, never from the command line):\n"
+    "      --s3-bucket NAME     upload recordings to this bucket\n"
+    "      --s3-region REGION   its region, e.g. eu-west-1 (required with a bucket)\n"
+    "      --s3-endpoint URL    an S3-compatible store (MinIO, Ceph); implies\n"
+    "                           path-style addressing (default: AWS)\n"
+    "      --s3-prefix PREFIX   prepended to every object key (default none)\n"
+    "      --s3-path-style      path-style addressing on AWS too\n"
+    "      --s3-part-size MIB   multipart part size, at least 5 (default 8)\n"
+    "      --upload-timeout SECONDS\n"
+    "                           stop -> uploadSuccess; later, the client is told\n"
+    "                           its upload is pending (default 30)\n"
+    "      --upload-retry-min SECONDS, --upload-retry-max SECONDS\n"
+    "                           pending uploads are retried after min, doubling\n"
+    "                           up to max (default 5, 600)\n"
+    "\n"
     "  -h, --help               show this help and exit\n"
     "  -V, --version            show the version and exit\n"
     "\n"
@@ -255,12 +296,17 @@ static int config_add_uri(char ***list, const char *name, const char *value,
 
 static int config_parse_bool(const char *name, const char *value, int *out)
 {
-    if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
-        *out = strcmp(value, "true") == 0;
-        return 0;
+    if (!value || g_ascii_strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
+        g_ascii_strcasecmp(value, "yes") == 0)
+        *out = 1;
+    else if (g_ascii_strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+             g_ascii_strcasecmp(value, "no") == 0)
+        *out = 0;
+    else {
+        config_fail("%s must be true or false, not '%s'\n", name, value);
+        return -1;
     }
-    config_fail("%s must be true or false, not '%s'\n", name, value);
-    return -1;
+    return 0;
 }
 
 static int config_apply_workspaces(struct config *cfg, int opt, const char *value)
@@ -312,6 +358,46 @@ static int config_check_workspaces(const struct config *cfg)
     return 0;
 }
 
+/* The [s3] settings and the upload timings.  Secrets are never echoed. */
+static int config_apply_s3(struct config *cfg, int opt, const char *value)
+{
+    switch (opt) {
+    case OPT_S3_BUCKET:
+        config_set_str(&cfg->s3_bucket, value);
+        return 0;
+    case OPT_S3_REGION:
+        config_set_str(&cfg->s3_region, value);
+        return 0;
+    case OPT_S3_ENDPOINT:
+        config_set_str(&cfg->s3_endpoint, value);
+        return 0;
+    case OPT_S3_PREFIX:
+        config_set_str(&cfg->s3_prefix, value);
+        return 0;
+    case OPT_S3_PATH_STYLE:
+        return config_parse_bool("s3 path-style", value, &cfg->s3_path_style);
+    case OPT_S3_ACCESS_KEY:
+        config_set_str(&cfg->s3_access_key, value);
+        return 0;
+    case OPT_S3_SECRET_KEY:
+        config_set_str(&cfg->s3_secret_key, value);
+        return 0;
+    case OPT_S3_SESSION_TOKEN:
+        config_set_str(&cfg->s3_session_token, value);
+        return 0;
+    case OPT_S3_PART_SIZE:
+        return config_parse_int("s3 part-size (MiB; S3's minimum is 5)", value, 5, 5120,
+                                &cfg->s3_part_size_mib);
+    case OPT_UPLOAD_TIMEOUT:
+        return config_parse_int("upload-timeout", value, 1, 86400, &cfg->upload_timeout_s);
+    case OPT_UPLOAD_RETRY_MIN:
+        return config_parse_int("upload-retry-min", value, 1, 86400, &cfg->upload_retry_min_s);
+    case OPT_UPLOAD_RETRY_MAX:
+        return config_parse_int("upload-retry-max", value, 1, 86400, &cfg->upload_retry_max_s);
+    }
+    return -1;
+}
+
 /* Apply one option, from the command line or the file. */
 static int config_apply(struct config *cfg, int opt, const char *value)
 {
@@ -355,6 +441,19 @@ static int config_apply(struct config *cfg, int opt, const char *value)
         return 0;
     case OPT_ADMIN_AUTH:
         return config_parse_admin_auth(cfg, value);
+    case OPT_S3_BUCKET:
+    case OPT_S3_REGION:
+    case OPT_S3_ENDPOINT:
+    case OPT_S3_PREFIX:
+    case OPT_S3_PATH_STYLE:
+    case OPT_S3_ACCESS_KEY:
+    case OPT_S3_SECRET_KEY:
+    case OPT_S3_SESSION_TOKEN:
+    case OPT_S3_PART_SIZE:
+    case OPT_UPLOAD_TIMEOUT:
+    case OPT_UPLOAD_RETRY_MIN:
+    case OPT_UPLOAD_RETRY_MAX:
+        return config_apply_s3(cfg, opt, value);
     case OPT_LOG_LEVEL:
         if (log_level_parse(value, &cfg->log_level) != 0) {
             config_fail("unknown log level '%s'\n", value);
@@ -398,6 +497,18 @@ static const struct {
     {"turn", "ttl", OPT_TURN_TTL},
     {"http", "static-dir", OPT_STATIC_DIR},
     {"admin", "auth", OPT_ADMIN_AUTH},
+    {"s3", "bucket", OPT_S3_BUCKET},
+    {"s3", "region", OPT_S3_REGION},
+    {"s3", "endpoint", OPT_S3_ENDPOINT},
+    {"s3", "prefix", OPT_S3_PREFIX},
+    {"s3", "path-style", OPT_S3_PATH_STYLE},
+    {"s3", "access-key-id", OPT_S3_ACCESS_KEY},
+    {"s3", "secret-access-key", OPT_S3_SECRET_KEY},
+    {"s3", "session-token", OPT_S3_SESSION_TOKEN},
+    {"s3", "part-size", OPT_S3_PART_SIZE},
+    {"s3", "upload-timeout", OPT_UPLOAD_TIMEOUT},
+    {"s3", "retry-min", OPT_UPLOAD_RETRY_MIN},
+    {"s3", "retry-max", OPT_UPLOAD_RETRY_MAX},
 };
 
 static int config_opt_is_list(int opt)
@@ -510,6 +621,112 @@ static void config_defaults(struct config *cfg)
     cfg->workspaces_max_capacity = 5;
     cfg->workspaces_pin_iterations = 20000;
     cfg->turn_ttl_s = 86400;
+    cfg->s3_part_size_mib = 8;
+    cfg->upload_timeout_s = 30;
+    cfg->upload_retry_min_s = 5;
+    cfg->upload_retry_max_s = 600;
+}
+
+int config_s3_enabled(const struct config *cfg)
+{
+    return cfg->s3_bucket && cfg->s3_bucket[0];
+}
+
+extern char **environ;
+
+char **config_child_environ(void)
+{
+    static GPtrArray *env;
+    if (!env) {
+        env = g_ptr_array_new();
+        for (char **e = environ; *e; e++)
+            if (!g_str_has_prefix(*e, "AWS_ACCESS_KEY_ID=") &&
+                !g_str_has_prefix(*e, "AWS_SECRET_ACCESS_KEY=") &&
+                !g_str_has_prefix(*e, "AWS_SESSION_TOKEN="))
+                g_ptr_array_add(env, *e);
+        g_ptr_array_add(env, NULL);
+    }
+    return (char **)env->pdata;
+}
+
+/* Credentials the file did not give come from the standard environment. */
+static void config_s3_env(struct config *cfg)
+{
+    static const struct {
+        const char *env;
+        size_t off;
+    } vars[] = {
+        {"AWS_ACCESS_KEY_ID", offsetof(struct config, s3_access_key)},
+        {"AWS_SECRET_ACCESS_KEY", offsetof(struct config, s3_secret_key)},
+        {"AWS_SESSION_TOKEN", offsetof(struct config, s3_session_token)},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(vars); i++) {
+        char **slot = (char **)((char *)cfg + vars[i].off);
+        const char *v = getenv(vars[i].env);
+        if ((!*slot || !**slot) && v && *v)
+            config_set_str(slot, v);
+    }
+}
+
+/* A bucket name S3 accepts: 3-63 of [a-z0-9.-], starting and ending alnum. */
+static int config_s3_bucket_valid(const char *b)
+{
+    size_t n = strlen(b);
+    if (n < 3 || n > 63 || !g_ascii_isalnum(b[0]) || !g_ascii_isalnum(b[n - 1]))
+        return 0;
+    for (const char *p = b; *p; p++)
+        if (!(g_ascii_islower(*p) || g_ascii_isdigit(*p) || *p == '.' || *p == '-'))
+            return 0;
+    return 1;
+}
+
+/* The S3 settings as a whole: workable, or a start-up error naming why. */
+static int config_check_s3(struct config *cfg)
+{
+    const char *e = cfg->s3_endpoint;
+    if (!config_s3_enabled(cfg)) {
+        if ((cfg->s3_region && *cfg->s3_region) || (e && *e) ||
+            (cfg->s3_prefix && *cfg->s3_prefix)) {
+            config_fail("S3 settings (region, endpoint or prefix) are given but no bucket: "
+                        "set --s3-bucket (or [s3] bucket), or remove them\n");
+            return -1;
+        }
+        return 0;
+    }
+    config_s3_env(cfg);
+    if (!config_s3_bucket_valid(cfg->s3_bucket)) {
+        config_fail("s3 bucket '%s' is not a valid bucket name (3-63 characters: a-z 0-9 . -)\n",
+                    cfg->s3_bucket);
+        return -1;
+    }
+    if (!cfg->s3_region || !*cfg->s3_region) {
+        config_fail("s3 bucket '%s' needs a region: set --s3-region (or [s3] region)\n",
+                    cfg->s3_bucket);
+        return -1;
+    }
+    if (e && *e && !g_str_has_prefix(e, "http://") && !g_str_has_prefix(e, "https://")) {
+        config_fail("s3 endpoint '%s' must be an http:// or https:// URL\n", e);
+        return -1;
+    }
+    if (cfg->s3_prefix && cfg->s3_prefix[0] == '/') {
+        config_fail("s3 prefix '%s' must not start with '/'\n", cfg->s3_prefix);
+        return -1;
+    }
+    if (!cfg->s3_access_key || !*cfg->s3_access_key || !cfg->s3_secret_key ||
+        !*cfg->s3_secret_key) {
+        config_fail("s3 bucket '%s' needs credentials: set AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY (or [s3] access-key-id and secret-access-key)\n",
+                    cfg->s3_bucket);
+        return -1;
+    }
+    if (cfg->upload_retry_min_s > cfg->upload_retry_max_s) {
+        config_fail("upload-retry-min (%d) exceeds upload-retry-max (%d)\n",
+                    cfg->upload_retry_min_s, cfg->upload_retry_max_s);
+        return -1;
+    }
+    if (e && *e)
+        cfg->s3_path_style = 1;
+    return 0;
 }
 
 int config_load(struct config *cfg, int argc, char **argv)
@@ -565,7 +782,7 @@ int config_load(struct config *cfg, int argc, char **argv)
                 cfg->max_spare);
         return -1;
     }
-    return 0;
+    return config_check_s3(cfg);
 }
 
 int config_reload(const struct config *live, struct config *next, char *err, size_t errlen)
@@ -649,6 +866,11 @@ int config_prepare(struct config *cfg, char *err, size_t errlen)
         cfg->spool_dir = g_build_filename(cfg->storage_dir, ".spool", NULL);
     if (config_make_dir("spool", &cfg->spool_dir, err, errlen) != 0)
         return -1;
+    if (config_s3_enabled(cfg) && strcmp(cfg->spool_dir, cfg->storage_dir) == 0) {
+        snprintf(err, errlen, "with S3 storage the spool directory (%s) must not be the storage "
+                 "directory: recordings waiting for their upload live there", cfg->spool_dir);
+        return -1;
+    }
     if (!cfg->worker_path)
         cfg->worker_path = config_default_worker_path();
     if (access(cfg->worker_path, X_OK) != 0) {
@@ -690,5 +912,14 @@ void config_free(struct config *cfg)
     g_strfreev(cfg->stun_uris);
     g_strfreev(cfg->turn_uris);
     g_free(cfg->turn_secret);
+    g_free(cfg->s3_bucket);
+    g_free(cfg->s3_region);
+    g_free(cfg->s3_endpoint);
+    g_free(cfg->s3_prefix);
+    g_free(cfg->s3_access_key);
+    if (cfg->s3_secret_key)
+        memset(cfg->s3_secret_key, 0, strlen(cfg->s3_secret_key));
+    g_free(cfg->s3_secret_key);
+    g_free(cfg->s3_session_token);
     memset(cfg, 0, sizeof(*cfg));
 }

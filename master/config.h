@@ -50,6 +50,19 @@ struct config {
     char *static_dir;         /* client.js, admin page; NULL: the default */
     char *admin_user;         /* NULL: no admin pages (they answer 404) */
     char *admin_password;     /* plain, or a "pbkdf2:sha256:..." hash */
+    /* S3 storage (docs/configuration.md, "[s3]"); used when s3_bucket is set */
+    char *s3_bucket;
+    char *s3_region;
+    char *s3_endpoint;        /* NULL: AWS */
+    char *s3_prefix;          /* prepended to every object key, "" none */
+    int s3_path_style;        /* forced on with an endpoint */
+    char *s3_access_key;      /* from the file, else AWS_ACCESS_KEY_ID; never logged */
+    char *s3_secret_key;      /* likewise AWS_SECRET_ACCESS_KEY */
+    char *s3_session_token;   /* likewise AWS_SESSION_TOKEN, NULL: none */
+    int s3_part_size_mib;     /* multipart part size, >= 5 */
+    int upload_timeout_s;     /* stop -> uploadSuccess, else the client hears "pending" */
+    int upload_retry_min_s;   /* spool retries: first delay ... */
+    int upload_retry_max_s;   /* ... doubling up to this */
     int argc;                 /* the command line, kept for reloads */
     char **argv;
 };
@@ -71,5 +84,11 @@ void config_free(struct config *cfg);
 int config_reload(const struct config *live, struct config *next, char *err, size_t errlen);
 /* Resolve relative directories, create them, check the worker exists. */
 int config_prepare(struct config *cfg, char *err, size_t errlen);
+/* S3 is the storage backend (a bucket is configured). */
+int config_s3_enabled(const struct config *cfg);
+/* The environment children get: ours without the AWS credentials (workers
+ * receive them over their IPC socket only).  Built on first use, core
+ * thread only. */
+char **config_child_environ(void);
 
 #endif

@@ -32,6 +32,7 @@
 #include "pool.h"
 #include "proto/control.h"
 #include "recorder.h"
+#include "spool.h"
 #include "relay.h"
 #include "rooms.h"
 #include "workspaces.h"
@@ -63,7 +64,7 @@ static json_t *control_status(struct core *core)
                      core->draining || core->stopping, "stopping", core->stopping, "sessions",
                      (json_int_t)recorder_active(core->recorder), "workers", "idle", st.idle,
                      "busy", st.busy, "starting", st.starting, "exiting", st.exiting,
-                     "pending_uploads", 0, "signaling", "rooms", (json_int_t)rooms, "room_peers",
+                     "pending_uploads", (json_int_t)spool_pending(core->spool), "signaling", "rooms", (json_int_t)rooms, "room_peers",
                      (json_int_t)room_peers, "relay_calls", (json_int_t)calls, "relay_peers",
                      (json_int_t)relay_peers, "connections", (json_int_t)sigconn_count(core));
     /* /workspaces (seed 004) */
@@ -73,6 +74,22 @@ static json_t *control_status(struct core *core)
     json_object_set_new(sig, "workspaces", json_integer((json_int_t)workspaces));
     json_object_set_new(sig, "workspace_attendees", json_integer((json_int_t)attendees));
     return status;
+}
+
+static void control_add_upload(const struct upload_info *ui, void *data)
+{
+    json_array_append_new(
+        data, json_pack("{s:s,s:I,s:i,s:s,s:s,s:f}", "key", ui->key, "bytes",
+                        (json_int_t)ui->bytes, "attempts", ui->attempts, "last_error",
+                        ui->last_error, "state", ui->state, "next_attempt_s",
+                        ui->next_attempt_s));
+}
+
+static json_t *control_uploads(struct core *core)
+{
+    json_t *list = json_array();
+    spool_foreach(core->spool, control_add_upload, list);
+    return json_pack("{s:o}", "uploads", list);
 }
 
 static void control_add_session(const struct session_info *si, void *data)
@@ -179,7 +196,7 @@ static char *control_execute(struct core *core, const struct control_request *re
     if (strcmp(c, "reload") == 0)
         return control_reload(core);
     if (strcmp(c, "uploads") == 0)
-        return control_response_ok(json_pack("{s:[]}", "uploads"));
+        return control_response_ok(control_uploads(core));
     return control_response_error("unknown command '%.64s' (commands: status, sessions, workers, "
                                   "drain on|off, kill SESSION, reload, uploads)",
                                   c);

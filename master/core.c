@@ -268,6 +268,19 @@ static void core_apply_config(struct config *live, struct config *next)
     live->signaling_max_connections = next->signaling_max_connections;
     live->drain_timeout_s = next->drain_timeout_s;
     live->log_level = next->log_level;
+    /* S3: new sessions and the next retries use the new settings */
+    CORE_SWAP(live->s3_bucket, next->s3_bucket);
+    CORE_SWAP(live->s3_region, next->s3_region);
+    CORE_SWAP(live->s3_endpoint, next->s3_endpoint);
+    CORE_SWAP(live->s3_prefix, next->s3_prefix);
+    CORE_SWAP(live->s3_access_key, next->s3_access_key);
+    CORE_SWAP(live->s3_secret_key, next->s3_secret_key);
+    CORE_SWAP(live->s3_session_token, next->s3_session_token);
+    live->s3_path_style = next->s3_path_style;
+    live->s3_part_size_mib = next->s3_part_size_mib;
+    live->upload_timeout_s = next->upload_timeout_s;
+    live->upload_retry_min_s = next->upload_retry_min_s;
+    live->upload_retry_max_s = next->upload_retry_max_s;
     log_set_level(live->log_level);
     /* /workspaces: a new secret invalidates every token issued under the old one */
     CORE_SWAP(live->workspaces_secret, next->workspaces_secret);
@@ -413,6 +426,7 @@ static void core_on_tick(evutil_socket_t fd, short what, void *arg)
     pool_tick(core->pool);
     recorder_tick(core->recorder);
     notify_tick(core);
+    spool_tick(core->spool);
     if (core->stopping && recorder_active(core->recorder) == 0 && pool_size(core->pool) == 0) {
         log_info("all sessions finished; exiting");
         event_base_loopexit(core->base, NULL);
@@ -460,9 +474,7 @@ static int core_init(struct core *core, struct config *cfg, int transport_fd)
         core->signals[i] = evsignal_new(core->base, signals[i], core_on_signal, core);
         evsignal_add(core->signals[i], NULL);
     }
-    int salvaged = spool_salvage_all(cfg);
-    if (salvaged)
-        log_warn("kept %d partial recording(s) left in the spool by an earlier run", salvaged);
+    core->spool = spool_new(core);
     core->pool = pool_new(core);
     core->recorder = recorder_new(core);
     core->rooms = rooms_new(core);
@@ -500,6 +512,7 @@ static void core_fini(struct core *core)
     relay_free(core->relay);
     workspaces_free(core->workspaces);
     pool_free(core->pool);
+    spool_free(core->spool);
     ipc_link_free(core->transport_link); /* closing it ends the transport thread */
     core->transport_link = NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(core->signals); i++)

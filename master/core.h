@@ -18,6 +18,7 @@
 #include "config.h"
 
 struct control;
+struct spool;
 struct ipc_link;
 struct pool;
 struct recorder;
@@ -40,6 +41,7 @@ struct core {
     struct event *tick;
     struct event *shutdown_timer;
     struct control *control;    /* the operator control socket, or NULL */
+    struct spool *spool;        /* salvage and pending uploads (spool.h) */
     time_t started;
     int draining;               /* no new sessions (drain on, or stopping) */
     int stopping;               /* CORE_STOP_* */

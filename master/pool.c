@@ -35,8 +35,6 @@
 #include "ipc_msg.h"
 #include "log.h"
 
-extern char **environ;
-
 #define POOL_BACKOFF_MIN_S 0.2
 #define POOL_BACKOFF_MAX_S 30.0
 #define POOL_START_TIMEOUT_S 20.0 /* spawn -> HELLO */
@@ -135,6 +133,7 @@ static void worker_on_frame(void *data, const struct ipc_frame *f)
     case IPC_W_CANDIDATE:
     case IPC_W_DONE:
     case IPC_W_ERROR:
+    case IPC_W_PENDING:
         if (w->owner)
             w->owner->on_frame(w->owner_data, f);
         else if (f->type == IPC_W_ERROR)
@@ -185,7 +184,7 @@ static int pool_spawn(struct pool *pool)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
     posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-    int rc = posix_spawn(&pid, cfg->worker_path, &fa, NULL, argv, environ);
+    int rc = posix_spawn(&pid, cfg->worker_path, &fa, NULL, argv, config_child_environ());
     posix_spawn_file_actions_destroy(&fa);
     close(sv[1]);
     if (rc != 0) {

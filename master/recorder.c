@@ -37,6 +37,7 @@
 #include "pool.h"
 #include "random.h"
 #include "spool.h"
+#include "uploader.h"
 
 #define RECORDER_MAX_QUEUED_CANDIDATES 256
 
@@ -176,6 +177,26 @@ static void session_on_error(struct session *s, const struct ipc_frame *f)
     json_decref(root);
 }
 
+/* S3 could not take the recording in time: it waits in the spool. */
+static void session_on_pending(struct session *s, const struct ipc_frame *f)
+{
+    struct ipc_pending m;
+    json_t *root = NULL;
+    char err[256], message[1024];
+
+    if (ipc_pending_decode(f->payload, f->len, &m, &root, err, sizeof(err)) != 0) {
+        pool_kill(s->worker, "media worker sent an invalid pending notice");
+        return;
+    }
+    spool_add_pending(s->rec->core->spool, m.key, m.message);
+    snprintf(message, sizeof(message),
+             "upload pending: the recording %s is saved on the server but its upload has not "
+             "finished (%s); it will be retried and is not lost",
+             m.key, m.message);
+    session_fail(s, message);
+    json_decref(root);
+}
+
 static void session_on_frame(void *data, const struct ipc_frame *f)
 {
     struct session *s = data;
@@ -192,6 +213,9 @@ static void session_on_frame(void *data, const struct ipc_frame *f)
     case IPC_W_ERROR:
         session_on_error(s, f);
         break;
+    case IPC_W_PENDING:
+        session_on_pending(s, f);
+        break;
     }
 }
 
@@ -200,10 +224,16 @@ static void session_on_worker_exit(void *data, const char *why)
 {
     struct session *s = data;
     char message[512];
-    char *kept = spool_salvage(s->rec->core->cfg, s->key);
+    int pending = 0;
+    char *kept = spool_salvage(s->rec->core->spool, s->key, &pending);
 
     s->worker = NULL; /* already gone: nothing to release */
-    if (kept)
+    if (kept && pending)
+        snprintf(message, sizeof(message),
+                 "recording failed: %s; what was recorded until then (%s) is kept and its "
+                 "upload is pending",
+                 why, kept);
+    else if (kept)
         snprintf(message, sizeof(message),
                  "recording failed: %s; what was recorded until then is at %s%s", why,
                  s->url_base, kept);
@@ -233,6 +263,10 @@ static void session_send_start(struct session *s)
     };
     char session_name[32];
 
+    if (config_s3_enabled(cfg)) {
+        m.has_s3 = 1;
+        uploader_s3_settings(cfg, &m.s3, (long long)cfg->upload_timeout_s * 1000);
+    }
     snprintf(session_name, sizeof(session_name), "%llu", (unsigned long long)s->id);
     m.session = session_name;
     for (size_t i = 0; i < cfg->n_ice_addresses; i++)
@@ -280,6 +314,8 @@ static void session_stop(struct session *s)
         worker_send(s->worker, IPC_W_STOP, s->id, strdup("{}"));
         s->state = SESSION_STOPPING;
         s->deadline = core_now() + s->rec->core->cfg->stop_timeout_s;
+        if (config_s3_enabled(s->rec->core->cfg)) /* the worker's upload budget, and a margin */
+            s->deadline += s->rec->core->cfg->upload_timeout_s + 5;
         log_info("session %llu: stopping", (unsigned long long)s->id);
         return;
     case SESSION_STOPPING:

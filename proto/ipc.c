@@ -57,6 +57,8 @@ static const struct {
     {IPC_W_STOP, "stop"},
     {IPC_W_DONE, "done"},
     {IPC_W_ERROR, "error"},
+    {IPC_W_UPLOAD, "upload"},
+    {IPC_W_PENDING, "pending"},
 };
 
 const char *ipc_type_name(uint16_t type)

@@ -51,6 +51,8 @@ enum ipc_type {
     IPC_W_STOP = 21,      /* m->w JSON {}: finish the recording */
     IPC_W_DONE = 22,      /* w->m JSON {key, url, bytes, duration_ms}: stored */
     IPC_W_ERROR = 23,     /* w->m JSON {message, fatal} */
+    IPC_W_UPLOAD = 24,    /* m->w JSON {path, key, s3}: upload a spooled file (--upload) */
+    IPC_W_PENDING = 25,   /* w->m JSON {key, bytes, message}: spooled, upload pending */
 };
 
 struct ipc_frame {

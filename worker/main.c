@@ -10,6 +10,11 @@
  *   SIGTERM--> finishing --storage--> DONE (exit 0) or ERROR fatal (exit 1)
  *
  * GStreamer lives in pipeline.c, the destination of the file in storage_*.c.
+ *
+ * `--upload` is the other mode: no pipeline; the master sends one UPLOAD
+ * frame naming a recording left in the spool (master/spool.c), the worker
+ * uploads it to S3 and answers DONE or PENDING, then exits.  The master
+ * thus keeps libsoup out of its own process.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +74,7 @@ struct worker {
     int exit_code;
     gint64 start_us;
     long long file_bytes;
+    int upload_mode; /* --upload */
 };
 
 static void worker_finish(struct worker *w);
@@ -220,21 +226,35 @@ static void worker_on_pipeline_error(void *user, const char *message)
     worker_finish(w);
 }
 
-static void worker_on_stored(void *user, const char *url, const char *error)
+static void worker_on_stored(void *user, const struct storage_result *r)
 {
     struct worker *w = user;
-    if (error) {
-        char msg[600];
-        snprintf(msg, sizeof(msg), "cannot store the recording: %s", error);
+    if (r->pending) {
+        struct ipc_pending m = {w->key, w->file_bytes, r->error};
+        worker_send(w, IPC_W_PENDING, ipc_pending_encode(&m));
+        worker_quit(w, 0);
+        return;
+    }
+    if (r->error) {
+        char msg[1100];
+        snprintf(msg, sizeof(msg), "cannot store the recording: %s", r->error);
         worker_send_error(w, msg, 1);
         worker_quit(w, 1);
         return;
     }
-    struct ipc_done m = {w->key, url, w->file_bytes, pipeline_duration_ms(w->pipe)};
-    log_info("session %llu: stored %s (%lld bytes, %lld ms)", (unsigned long long)w->session, url,
-             m.bytes, m.duration_ms);
+    struct ipc_done m = {r->key, r->url, w->file_bytes,
+                         w->pipe ? pipeline_duration_ms(w->pipe) : 0, r->sha256};
+    log_info("session %llu: stored %s (%lld bytes, %lld ms)", (unsigned long long)w->session,
+             r->url, m.bytes, m.duration_ms);
     worker_send(w, IPC_W_DONE, ipc_done_encode(&m));
     worker_quit(w, 0);
+}
+
+static void worker_on_spool(void *user, uint64_t stable, uint64_t seek_back)
+{
+    struct worker *w = user;
+    if (w->state == WORKER_RECORDING || w->state == WORKER_NEGOTIATING)
+        storage_grow(w->storage, w->spool_path, stable, seek_back);
 }
 
 static void worker_on_finished(void *user)
@@ -261,14 +281,15 @@ static const struct pipeline_callbacks worker_pipeline_callbacks = {
     .media = worker_on_media,
     .error = worker_on_pipeline_error,
     .finished = worker_on_finished,
+    .spool = worker_on_spool,
 };
 
 /* ---- session ---- */
 
 static void worker_finish(struct worker *w)
 {
-    if (w->state == WORKER_FINISHING)
-        return;
+    if (w->state == WORKER_FINISHING || w->upload_mode)
+        return; /* an upload ends on its own (its time budget) */
     if (w->state == WORKER_IDLE) {
         worker_quit(w, 0);
         return;
@@ -312,7 +333,12 @@ static int worker_begin(struct worker *w, const struct ipc_start *m, char *err, 
         return -1;
     w->key = g_strconcat(m->key, pipeline_extension(w->pipe), NULL);
     w->spool_path = g_strdup_printf("%s/%s.part", m->spool_dir, w->key);
-    w->storage = storage_local_new(m->storage_dir, m->url_base);
+    if (m->has_s3)
+        w->storage = storage_s3_new(&m->s3, err, errlen);
+    else
+        w->storage = storage_local_new(m->storage_dir, m->url_base);
+    if (!w->storage)
+        return -1;
     struct pipeline_start_params params = {
         .location = w->spool_path,
         .ice_addresses = m->ice_addresses,
@@ -362,9 +388,42 @@ static void worker_on_remote_candidate(struct worker *w, const struct ipc_frame 
     json_decref(root);
 }
 
+/* --upload: one spooled recording to S3. */
+static void worker_on_upload(struct worker *w, const struct ipc_frame *f)
+{
+    struct ipc_upload m;
+    json_t *root = NULL;
+    char err[512];
+    struct stat st;
+
+    if (!w->upload_mode || w->state != WORKER_IDLE) {
+        worker_send_error(w, "unexpected upload request", 1);
+        worker_quit(w, 1);
+        return;
+    }
+    w->session = f->id;
+    w->state = WORKER_FINISHING;
+    if (ipc_upload_decode(f->payload, f->len, &m, &root, err, sizeof(err)) != 0 ||
+        !(w->storage = storage_s3_new(&m.s3, err, sizeof(err)))) {
+        worker_send_error(w, err, 1);
+        worker_quit(w, 1);
+        goto out;
+    }
+    w->key = g_strdup(m.key);
+    w->spool_path = g_strdup(m.path);
+    w->file_bytes = stat(m.path, &st) == 0 ? (long long)st.st_size : 0;
+    log_info("uploading the spooled %s (%lld bytes)", m.key, w->file_bytes);
+    storage_commit(w->storage, w->spool_path, w->key, worker_on_stored, w);
+out:
+    json_decref(root);
+}
+
 static void worker_on_frame(struct worker *w, const struct ipc_frame *f)
 {
     switch (f->type) {
+    case IPC_W_UPLOAD:
+        worker_on_upload(w, f);
+        break;
     case IPC_W_START:
         worker_on_start(w, f);
         break;
@@ -441,17 +500,21 @@ static gboolean worker_on_signal(gpointer data)
 
 /* ---- process ---- */
 
-static int worker_parse_args(int argc, char **argv, int *fd, enum log_level *level)
+static int worker_parse_args(int argc, char **argv, int *fd, enum log_level *level,
+                             int *upload)
 {
     static const struct option opts[] = {
         {"ipc-fd", required_argument, NULL, 'f'},
         {"log-level", required_argument, NULL, 'l'},
+        {"upload", no_argument, NULL, 'u'},
         {NULL, 0, NULL, 0},
     };
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'f') {
+        if (c == 'u') {
+            *upload = 1;
+        } else if (c == 'f') {
             long v = strtol(optarg, &end, 10);
             if (*end || v < 0 || v > 65535)
                 return -1;
@@ -471,6 +534,10 @@ static void worker_setup_fd(int fd)
 
 static int worker_init(struct worker *w, char *err, size_t errlen)
 {
+    if (w->upload_mode) {
+        w->ipc_watch = g_unix_fd_add(w->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, worker_on_ipc, w);
+        return 0;
+    }
     if (pipeline_check_elements(err, errlen) != 0)
         return -1;
     w->pipe = pipeline_new(&worker_pipeline_callbacks, w, err, errlen);
@@ -488,7 +555,8 @@ static void worker_cleanup(struct worker *w)
     if (w->ipc_watch)
         g_source_remove(w->ipc_watch);
     worker_clear_timer(&w->heartbeat_timer);
-    pipeline_free(w->pipe);
+    if (w->pipe)
+        pipeline_free(w->pipe);
     storage_destroy(w->storage);
     ipc_reader_free(&w->reader);
     g_free(w->key);
@@ -503,16 +571,18 @@ int main(int argc, char **argv)
     enum log_level level = LOG_LEVEL_INFO;
     char err[512];
 
-    if (worker_parse_args(argc, argv, &w.fd, &level) != 0) {
-        fprintf(stderr, "usage: %s --ipc-fd N [--log-level debug|info|warn|error]\n", argv[0]);
+    if (worker_parse_args(argc, argv, &w.fd, &level, &w.upload_mode) != 0) {
+        fprintf(stderr, "usage: %s --ipc-fd N [--upload] [--log-level debug|info|warn|error]\n",
+                argv[0]);
         return 2;
     }
-    log_init("worker", level);
+    log_init(w.upload_mode ? "uploader" : "worker", level);
     signal(SIGPIPE, SIG_IGN);
     worker_setup_fd(w.fd);
     ipc_reader_init(&w.reader);
     w.loop = g_main_loop_new(NULL, FALSE);
-    gst_init(NULL, NULL);
+    if (!w.upload_mode)
+        gst_init(NULL, NULL);
     if (worker_init(&w, err, sizeof(err)) != 0) {
         worker_send_error(&w, err, 1);
         goto out;
@@ -523,6 +593,7 @@ int main(int argc, char **argv)
     g_main_loop_run(w.loop);
 out:
     worker_cleanup(&w);
-    gst_deinit();
+    if (!w.upload_mode)
+        gst_deinit();
     return w.exit_code;
 }

@@ -68,6 +68,8 @@ static const char *const pipeline_elements[] = {
     "rtpptdemux", "rtprtxreceive", "rtprtxsend", "rtpfunnel", "funnel", "clocksync", "tee",
 };
 
+#define PIPELINE_MAX_CLUSTER_NS (5 * GST_SECOND)
+
 struct pipeline;
 
 struct pipeline_mline {
@@ -104,6 +106,7 @@ enum pipeline_event_type {
     PIPELINE_EVENT_MEDIA,
     PIPELINE_EVENT_ERROR,
     PIPELINE_EVENT_FINISHED,
+    PIPELINE_EVENT_SPOOL,
 };
 
 struct pipeline_event {
@@ -112,6 +115,7 @@ struct pipeline_event {
     char *text;
     int mline;
     int state;
+    guint64 stable, seek_back; /* PIPELINE_EVENT_SPOOL */
 };
 
 struct pipeline {
@@ -141,6 +145,12 @@ struct pipeline {
     atomic_llong last_rx_us; /* monotonic time of the last received media */
     atomic_int media_seen;
     atomic_llong bytes;
+    /* The spool file as the filesink writes it (its streaming thread only):
+     * where the next byte goes, the end of the file, and whether the muxer
+     * has gone back to rewrite something (see pipeline_on_sink_event). */
+    guint64 file_pos, file_end;
+    gboolean rewriting;
+    guint64 stable_due; /* a stable mark to report once filesink has flushed */
 };
 
 /* ---- events to the main loop ---- */
@@ -207,6 +217,10 @@ static gboolean pipeline_event_dispatch(gpointer data)
     case PIPELINE_EVENT_FINISHED:
         cb->finished(user);
         break;
+    case PIPELINE_EVENT_SPOOL:
+        if (cb->spool)
+            cb->spool(user, ev->stable, ev->seek_back);
+        break;
     }
     return G_SOURCE_REMOVE;
 }
@@ -269,7 +283,70 @@ static GstPadProbeReturn pipeline_on_sink_data(GstPad *pad, GstPadProbeInfo *inf
     else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
         n = (long long)gst_buffer_list_calculate_size(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
     atomic_fetch_add(&p->bytes, n);
+    p->file_pos += (guint64)n;
+    if (p->file_pos > p->file_end)
+        p->file_end = p->file_pos;
     return GST_PAD_PROBE_OK;
+}
+
+static void pipeline_post_spool(struct pipeline *p, guint64 stable, guint64 seek_back)
+{
+    struct pipeline_event *ev = g_new0(struct pipeline_event, 1);
+    ev->p = p;
+    ev->type = PIPELINE_EVENT_SPOOL;
+    ev->stable = stable;
+    ev->seek_back = seek_back;
+    GSource *src = g_idle_source_new();
+    g_source_set_priority(src, G_PRIORITY_DEFAULT);
+    g_source_set_callback(src, pipeline_event_dispatch, ev, pipeline_event_free);
+    g_source_attach(src, NULL);
+    g_source_unref(src);
+}
+
+/*
+ * The muxer seeks by sending a byte-format SEGMENT event, which filesink
+ * turns into a flush and a seek.  matroskamux goes back only to rewrite the
+ * size of the cluster it just closed (its start) and, when it finishes, the
+ * header (the first bytes); each time it then returns to the end of the file,
+ * where the next cluster starts.  So on such a return every byte before the
+ * end is final, the header excepted: that is the stable mark reported to
+ * the storage.  Each backward seek is reported too, so that the storage can
+ * check the promise (storage_s3.c re-sends a part that changed anyway).
+ * The mark is reported with the next item after the return: by then
+ * filesink has handled the return seek, which flushes what it buffered (the
+ * rewritten cluster size included) to the file.
+ */
+static void pipeline_on_sink_event(struct pipeline *p, GstEvent *event)
+{
+    const GstSegment *seg;
+    if (GST_EVENT_TYPE(event) != GST_EVENT_SEGMENT)
+        return;
+    gst_event_parse_segment(event, &seg);
+    if (seg->format != GST_FORMAT_BYTES)
+        return;
+    guint64 to = seg->start;
+    if (to < p->file_end) {
+        p->rewriting = TRUE;
+        pipeline_post_spool(p, 0, to);
+    } else if (p->rewriting && to == p->file_end) {
+        p->rewriting = FALSE;
+        p->stable_due = to; /* reported with the next item (pipeline_on_sink_item) */
+    }
+    p->file_pos = to;
+}
+
+static GstPadProbeReturn pipeline_on_sink_item(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+    struct pipeline *p = data;
+    if (p->stable_due) {
+        pipeline_post_spool(p, p->stable_due, G_MAXUINT64);
+        p->stable_due = 0;
+    }
+    if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+        pipeline_on_sink_event(data, GST_PAD_PROBE_INFO_EVENT(info));
+        return GST_PAD_PROBE_OK;
+    }
+    return pipeline_on_sink_data(pad, info, data);
 }
 
 static void pipeline_note_buffer(struct pipeline_mline *m, GstBuffer *buf)
@@ -1161,7 +1238,12 @@ static int pipeline_add_recording(struct pipeline *p, const char *location, char
         snprintf(err, errlen, "cannot create the muxer");
         return -1;
     }
-    g_object_set(p->mux, "offset-to-zero", TRUE, NULL);
+    /* A cluster closes at least every few seconds even when the sender
+     * sends keyframes rarely (aiortc: only when asked): only closed clusters
+     * are final, so this bounds what an upload while recording (storage_s3.c)
+     * leaves for the end of the session. */
+    g_object_set(p->mux, "offset-to-zero", TRUE, "max-cluster-duration",
+                 (gint64)PIPELINE_MAX_CLUSTER_NS, NULL);
     g_object_set(p->sink, "location", location, "sync", FALSE, "async", FALSE, NULL);
     gst_bin_add_many(GST_BIN(p->pipe), p->mux, p->sink, NULL);
     if (!gst_element_link(p->mux, p->sink)) {
@@ -1183,8 +1265,10 @@ static int pipeline_add_recording(struct pipeline *p, const char *location, char
                           pipeline_on_mux_data, m, NULL);
     }
     GstPad *sinkpad = gst_element_get_static_pad(p->sink, "sink");
-    gst_pad_add_probe(sinkpad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                      pipeline_on_sink_data, p, NULL);
+    gst_pad_add_probe(sinkpad,
+                      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                          GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                      pipeline_on_sink_item, p, NULL);
     gst_object_unref(sinkpad);
     return 0;
 }

@@ -14,6 +14,8 @@
 #ifndef WV_WORKER_PIPELINE_H
 #define WV_WORKER_PIPELINE_H
 
+#include <stdint.h>
+
 #include <stddef.h>
 
 #include "client.h"
@@ -39,6 +41,10 @@ struct pipeline_callbacks {
     void (*error)(void *user, const char *message);
     /* pipeline_finish completed (or gave up waiting); the file is complete. */
     void (*finished)(void *user);
+    /* Optional, while recording: bytes of the spool file below `stable` are
+     * final except the header (stable 0: no news); `seek_back` (not
+     * UINT64_MAX) is an offset the muxer went back to rewrite. */
+    void (*spool)(void *user, uint64_t stable, uint64_t seek_back);
 };
 
 struct pipeline_start_params {

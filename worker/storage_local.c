@@ -29,6 +29,7 @@ struct storage_local_job {
     char *tmp_path;
     char *dir;
     char *url;
+    char *key;
     char error[512];
     storage_done_cb cb;
     void *user;
@@ -41,6 +42,7 @@ static void storage_local_job_free(struct storage_local_job *job)
     g_free(job->tmp_path);
     g_free(job->dir);
     g_free(job->url);
+    g_free(job->key);
     g_free(job);
 }
 
@@ -141,10 +143,14 @@ static int storage_local_run(struct storage_local_job *job)
 static gboolean storage_local_report(gpointer data)
 {
     struct storage_local_job *job = data;
+    struct storage_result r = {0};
     if (job->error[0])
-        job->cb(job->user, NULL, job->error);
-    else
-        job->cb(job->user, job->url, NULL);
+        r.error = job->error;
+    else {
+        r.url = job->url;
+        r.key = job->key;
+    }
+    job->cb(job->user, &r);
     storage_local_job_free(job);
     return G_SOURCE_REMOVE;
 }
@@ -174,6 +180,7 @@ static void storage_local_commit(struct storage *s, const char *spool_path, cons
     job->dst_path = g_build_filename(sl->dir, key, NULL);
     job->tmp_path = g_strdup_printf("%s/.%s.tmp", sl->dir, key);
     job->url = g_strconcat(sl->url_base, key, NULL);
+    job->key = g_strdup(key);
     if (!storage_local_key_valid(key)) {
         snprintf(job->error, sizeof(job->error), "invalid storage key '%s'", key);
         g_idle_add(storage_local_report, job);

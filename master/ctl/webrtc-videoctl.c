@@ -219,8 +219,10 @@ static void ctl_print_human(const char *command, json_t *d)
                                       "WORKER", "KEY", NULL};
     static const char *const wk[] = {"pid", "state", "session", "age_s", "bytes", NULL};
     static const char *const wh[] = {"PID", "STATE", "SESSION", "AGE(S)", "BYTES", NULL};
-    static const char *const uk[] = {"key", "bytes", "attempts", "next_attempt_s", NULL};
-    static const char *const uh[] = {"KEY", "BYTES", "ATTEMPTS", "NEXT(S)", NULL};
+    static const char *const uk[] = {"key", "bytes", "state", "attempts", "next_attempt_s",
+                                      "last_error", NULL};
+    static const char *const uh[] = {"KEY", "BYTES", "STATE", "ATTEMPTS", "NEXT(S)",
+                                      "LAST ERROR", NULL};
 
     if (strcmp(command, "status") == 0)
         ctl_print_status(d);

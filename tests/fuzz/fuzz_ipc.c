@@ -83,6 +83,15 @@ static void fuzz_heartbeat(const uint8_t *p, size_t n)
     json_decref(root);
 }
 
+static int s3_eq(const struct ipc_s3 *a, const struct ipc_s3 *b)
+{
+    return str_eq(a->bucket, b->bucket) && str_eq(a->region, b->region) &&
+           str_eq(a->endpoint, b->endpoint) && str_eq(a->prefix, b->prefix) &&
+           !!a->path_style == !!b->path_style && str_eq(a->access_key, b->access_key) &&
+           str_eq(a->secret_key, b->secret_key) && str_eq(a->session_token, b->session_token) &&
+           a->part_size == b->part_size && a->timeout_ms == b->timeout_ms;
+}
+
 static void fuzz_start(const uint8_t *p, size_t n)
 {
     struct ipc_start m, m2;
@@ -99,6 +108,7 @@ static void fuzz_start(const uint8_t *p, size_t n)
     FUZZ_CHECK(str_eq(m.session, m2.session) && str_eq(m.sdp, m2.sdp) && str_eq(m.key, m2.key) &&
                str_eq(m.spool_dir, m2.spool_dir) && str_eq(m.storage_dir, m2.storage_dir) &&
                str_eq(m.url_base, m2.url_base) && !!m.loopback == !!m2.loopback);
+    FUZZ_CHECK(m.has_s3 == m2.has_s3 && (!m.has_s3 || s3_eq(&m.s3, &m2.s3)));
     FUZZ_CHECK(m.n_ice_addresses == m2.n_ice_addresses);
     for (size_t i = 0; i < m.n_ice_addresses; i++)
         FUZZ_CHECK(str_eq(m.ice_addresses[i], m2.ice_addresses[i]));
@@ -168,11 +178,48 @@ static void fuzz_done(const uint8_t *p, size_t n)
     FUZZ_CHECK(s != NULL);
     FUZZ_CHECK(ipc_done_decode((const uint8_t *)s, strlen(s), &m2, &root2, err, sizeof(err)) == 0);
     FUZZ_CHECK(str_eq(m.key, m2.key) && str_eq(m.url, m2.url) && m.bytes == m2.bytes &&
-               m.duration_ms == m2.duration_ms);
+               m.duration_ms == m2.duration_ms && str_eq(m.sha256, m2.sha256));
     json_decref(root2);
     free(s);
     s = client_msg_upload_success(m.url, m.key);
     FUZZ_CHECK(s != NULL);
+    free(s);
+    json_decref(root);
+}
+
+static void fuzz_upload(const uint8_t *p, size_t n)
+{
+    struct ipc_upload m, m2;
+    json_t *root = NULL, *root2 = NULL;
+    char err[256];
+    if (ipc_upload_decode(p, n, &m, &root, err, sizeof(err)) != 0) {
+        FUZZ_CHECK(root == NULL);
+        return;
+    }
+    FUZZ_CHECK(m.s3.part_size >= 5 * 1024 * 1024);
+    char *s = ipc_upload_encode(&m);
+    FUZZ_CHECK(s != NULL);
+    FUZZ_CHECK(ipc_upload_decode((const uint8_t *)s, strlen(s), &m2, &root2, err, sizeof(err)) == 0);
+    FUZZ_CHECK(str_eq(m.path, m2.path) && str_eq(m.key, m2.key) && s3_eq(&m.s3, &m2.s3));
+    json_decref(root2);
+    free(s);
+    json_decref(root);
+}
+
+static void fuzz_pending(const uint8_t *p, size_t n)
+{
+    struct ipc_pending m, m2;
+    json_t *root = NULL, *root2 = NULL;
+    char err[256];
+    if (ipc_pending_decode(p, n, &m, &root, err, sizeof(err)) != 0) {
+        FUZZ_CHECK(root == NULL);
+        return;
+    }
+    char *s = ipc_pending_encode(&m);
+    FUZZ_CHECK(s != NULL);
+    FUZZ_CHECK(ipc_pending_decode((const uint8_t *)s, strlen(s), &m2, &root2, err, sizeof(err)) == 0);
+    FUZZ_CHECK(str_eq(m.key, m2.key) && m.bytes == m2.bytes && str_eq(m.message, m2.message));
+    json_decref(root2);
     free(s);
     json_decref(root);
 }
@@ -270,6 +317,8 @@ static void fuzz_payload(const uint8_t *p, size_t n)
     fuzz_answer(copy, n);
     fuzz_done(copy, n);
     fuzz_error(copy, n);
+    fuzz_upload(copy, n);
+    fuzz_pending(copy, n);
     fuzz_ws_open(copy, n);
     fuzz_http_request(copy, n);
     fuzz_http_response(copy, n);

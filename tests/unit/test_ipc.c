@@ -11,7 +11,7 @@
 static const uint16_t all_types[] = {
     IPC_WS_OPEN, IPC_WS_TEXT, IPC_WS_CLOSE, IPC_HTTP_REQUEST, IPC_HTTP_RESPONSE,
     IPC_W_HELLO, IPC_W_HEARTBEAT, IPC_W_START, IPC_W_CANDIDATE, IPC_W_ANSWER,
-    IPC_W_STOP, IPC_W_DONE, IPC_W_ERROR,
+    IPC_W_STOP, IPC_W_DONE, IPC_W_ERROR, IPC_W_UPLOAD, IPC_W_PENDING,
 };
 #define N_TYPES (sizeof(all_types) / sizeof(all_types[0]))
 
@@ -40,12 +40,12 @@ static void test_type_names(void)
 {
     const char *expect[] = {"ws-open", "ws-text", "ws-close", "http-request", "http-response",
                             "hello", "heartbeat", "start", "candidate", "answer", "stop",
-                            "done", "error"};
+                            "done", "error", "upload", "pending"};
     for (size_t i = 0; i < N_TYPES; i++) {
         g_assert_true(ipc_type_valid(all_types[i]));
         g_assert_cmpstr(ipc_type_name(all_types[i]), ==, expect[i]);
     }
-    const uint16_t bad[] = {0, 6, 7, 15, 24, 25, 0x0100, 0x1000, 0x7fff, 0xffff};
+    const uint16_t bad[] = {0, 6, 7, 15, 26, 27, 0x0100, 0x1000, 0x7fff, 0xffff};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_assert_false(ipc_type_valid(bad[i]));
         g_assert_null(ipc_type_name(bad[i]));
@@ -55,6 +55,8 @@ static void test_type_names(void)
     g_assert_cmpint(IPC_HTTP_RESPONSE, ==, 5);
     g_assert_cmpint(IPC_W_HELLO, ==, 16);
     g_assert_cmpint(IPC_W_ERROR, ==, 23);
+    g_assert_cmpint(IPC_W_UPLOAD, ==, 24);
+    g_assert_cmpint(IPC_W_PENDING, ==, 25);
 }
 
 /* ---- header encode ----------------------------------------------------- */
@@ -140,7 +142,7 @@ static void test_header_decode(void)
         int at;
         uint8_t v;
     } bad[] = {{0, 0x00}, {0, 0x56}, {1, 0x57}, {1, 0xff}, {2, 0x01}, {3, 0x00}, {3, 0x06},
-               {3, 0x18}, {4, 0x01}, {5, 0x11}, {6, 0x00}};
+               {3, 0x1a}, {4, 0x01}, {5, 0x11}, {6, 0x00}};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_assert_cmpint(ipc_header_encode(hdr, IPC_WS_TEXT, 1, IPC_MAX_PAYLOAD), ==, 0);
         hdr[bad[i].at] = bad[i].v;
@@ -183,7 +185,7 @@ static void test_decode_bad_magic(void)
 
 static void test_decode_unknown_type(void)
 {
-    const uint16_t bad[] = {0, 6, 15, 24, 0x0102, 0xffff};
+    const uint16_t bad[] = {0, 6, 15, 26, 0x0102, 0xffff};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         uint8_t hdr[IPC_HEADER_SIZE];
         struct ipc_frame f;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ipc_msg.h"
+#include "spool_meta.h"
 
 union any_msg {
     struct ipc_hello hello;
@@ -21,6 +22,8 @@ union any_msg {
     struct ipc_ws_open ws_open;
     struct ipc_http_request http_request;
     struct ipc_http_response http_response;
+    struct ipc_upload upload;
+    struct ipc_pending pending;
 };
 
 typedef int (*decode_fn)(const uint8_t *p, size_t n, union any_msg *m, json_t **root, char *err,
@@ -42,6 +45,8 @@ WRAP(error, error)
 WRAP(ws_open, ws_open)
 WRAP(http_request, http_request)
 WRAP(http_response, http_response)
+WRAP(upload, upload)
+WRAP(pending, pending)
 
 /* Decode `text` from an exact-size heap copy (no NUL: ASan sees over-reads). */
 static int decode_text(decode_fn fn, const char *text, size_t len, union any_msg *m, json_t **root,
@@ -320,7 +325,7 @@ static void test_answer(void)
 
 static void test_done(void)
 {
-    struct ipc_done in = {"abc.webm", "http://h:8080/recordings/abc.webm", INT64_MAX, 61000};
+    struct ipc_done in = {"abc.webm", "http://h:8080/recordings/abc.webm", INT64_MAX, 61000, NULL};
     char *s = ipc_done_encode(&in);
     g_assert_cmpstr(s, ==,
                     "{\"key\":\"abc.webm\",\"url\":\"http://h:8080/recordings/abc.webm\","
@@ -334,6 +339,117 @@ static void test_done(void)
     g_assert_cmpint(out.done.duration_ms, ==, in.duration_ms);
     json_decref(root);
     free(s);
+}
+
+static struct ipc_s3 sample_s3(void)
+{
+    struct ipc_s3 s3 = {
+        .bucket = "recordings", .region = "eu-west-1", .endpoint = "http://127.0.0.1:4569",
+        .prefix = "rec/", .path_style = 1, .access_key = "AKID", .secret_key = "s\"cr3t",
+        .session_token = NULL, .part_size = 5 * 1024 * 1024, .timeout_ms = 30000,
+    };
+    return s3;
+}
+
+static void check_s3_equal(const struct ipc_s3 *a, const struct ipc_s3 *b)
+{
+    g_assert_cmpstr(a->bucket, ==, b->bucket);
+    g_assert_cmpstr(a->region, ==, b->region);
+    g_assert_cmpstr(a->endpoint, ==, b->endpoint);
+    g_assert_cmpstr(a->prefix, ==, b->prefix);
+    g_assert_cmpint(a->path_style, ==, b->path_style);
+    g_assert_cmpstr(a->access_key, ==, b->access_key);
+    g_assert_cmpstr(a->secret_key, ==, b->secret_key);
+    g_assert_cmpstr(a->session_token, ==, b->session_token);
+    g_assert_cmpint(a->part_size, ==, b->part_size);
+    g_assert_cmpint(a->timeout_ms, ==, b->timeout_ms);
+}
+
+/* START may carry S3 settings; UPLOAD always does; part sizes under S3's
+ * 5 MiB minimum are refused. */
+static void test_s3_settings(void)
+{
+    union any_msg out;
+    json_t *root;
+    struct ipc_start in = sample_start();
+    in.has_s3 = 1;
+    in.s3 = sample_s3();
+    char *s = ipc_start_encode(&in);
+    decode_ok(dec_start, s, &out, &root);
+    g_assert_true(out.start.has_s3);
+    check_s3_equal(&out.start.s3, &in.s3);
+    json_decref(root);
+    free(s);
+
+    struct ipc_upload up = {"/spool/abc.webm", "abc.webm", sample_s3()};
+    up.s3.endpoint = NULL;
+    up.s3.session_token = "tok";
+    s = ipc_upload_encode(&up);
+    decode_ok(dec_upload, s, &out, &root);
+    g_assert_cmpstr(out.upload.path, ==, up.path);
+    g_assert_cmpstr(out.upload.key, ==, up.key);
+    check_s3_equal(&out.upload.s3, &up.s3);
+    json_decref(root);
+    free(s);
+
+    up.s3.part_size = 5 * 1024 * 1024 - 1;
+    s = ipc_upload_encode(&up);
+    decode_fails(dec_upload, s, "upload: s3: part_size or timeout_ms out of range");
+    free(s);
+    decode_fails(dec_upload, "{\"path\":\"p\",\"key\":\"k\",\"s3\":{}}",
+                 "upload: s3: Object item not found: bucket");
+}
+
+static void test_pending(void)
+{
+    struct ipc_pending in = {"abc.webm", 1234, "S3 PUT failed: connection refused"};
+    char *s = ipc_pending_encode(&in);
+    union any_msg out;
+    json_t *root;
+    decode_ok(dec_pending, s, &out, &root);
+    g_assert_cmpstr(out.pending.key, ==, in.key);
+    g_assert_cmpint(out.pending.bytes, ==, in.bytes);
+    g_assert_cmpstr(out.pending.message, ==, in.message);
+    json_decref(root);
+    free(s);
+
+    struct ipc_done d = {"p/abc.webm", "http://s3/b/p/abc.webm", 1, 2, "00ff"};
+    s = ipc_done_encode(&d);
+    decode_ok(dec_done, s, &out, &root);
+    g_assert_cmpstr(out.done.sha256, ==, "00ff");
+    json_decref(root);
+    free(s);
+}
+
+static void test_spool_meta(void)
+{
+    struct spool_meta in = {"abc.webm", 99, "ab12", 3, "S3 down", 1700000000};
+    char *s = spool_meta_encode(&in);
+    struct spool_meta out;
+    json_t *root;
+    char err[256];
+    g_assert_cmpint(spool_meta_decode(s, strlen(s), &out, &root, err, sizeof(err)), ==, 0);
+    g_assert_cmpstr(out.key, ==, in.key);
+    g_assert_cmpint(out.bytes, ==, 99);
+    g_assert_cmpstr(out.sha256, ==, "ab12");
+    g_assert_cmpint(out.attempts, ==, 3);
+    g_assert_cmpstr(out.last_error, ==, "S3 down");
+    g_assert_cmpint(out.updated, ==, 1700000000);
+    json_decref(root);
+    free(s);
+    static const char *const bad[] = {
+        "{\"key\":\"../x\",\"bytes\":1,\"attempts\":0,\"last_error\":\"\",\"updated\":0}",
+        "{\"key\":\".x\",\"bytes\":1,\"attempts\":0,\"last_error\":\"\",\"updated\":0}",
+        "{\"key\":\"x\",\"bytes\":-1,\"attempts\":0,\"last_error\":\"\",\"updated\":0}",
+        "{\"key\":\"x\",\"bytes\":1}",
+        "[]",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        root = (json_t *)(uintptr_t)1;
+        g_assert_cmpint(spool_meta_decode(bad[i], strlen(bad[i]), &out, &root, err, sizeof(err)),
+                        ==, -1);
+        g_assert_null(root);
+    }
 }
 
 static void test_error(void)
@@ -607,6 +723,9 @@ int main(int argc, char **argv)
     g_test_add_func("/ipc-msg/http-request", test_http_request);
     g_test_add_func("/ipc-msg/http-response", test_http_response);
     g_test_add_func("/ipc-msg/schemas", test_schemas);
+    g_test_add_func("/ipc-msg/s3-settings", test_s3_settings);
+    g_test_add_func("/ipc-msg/pending", test_pending);
+    g_test_add_func("/ipc-msg/spool-meta", test_spool_meta);
     g_test_add_func("/ipc-msg/no-leak-on-failure", test_decode_no_leak_on_failure);
     return g_test_run();
 }
