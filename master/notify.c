@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pool.h"
 #include "recorder.h"
+#include "spool.h"
 
 #define NOTIFY_EXTEND_S 20.0       /* each EXTEND_TIMEOUT_USEC, at most */
 #define NOTIFY_EXTEND_EVERY_S 5.0  /* ... sent this often while stopping */
@@ -63,6 +64,10 @@ static void notify_status_text(struct core *core, char *buf, size_t len)
     else
         snprintf(buf, len, "%zu session(s) recording; workers: %d idle, %d starting",
                  sessions, st.idle, st.starting);
+    size_t pending = core->spool ? spool_pending(core->spool) : 0;
+    size_t used = strlen(buf);
+    if (pending && used < len)
+        snprintf(buf + used, len - used, "; %zu upload(s) pending", pending);
 }
 
 static void notify_status(struct core *core, const char *prefix)
