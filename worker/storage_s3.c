@@ -83,6 +83,8 @@ struct storage_s3 {
     char sha256[65];
     GCancellable *cancel;
     guint timer;
+    char *commit_path; /* commit()'s spool_path, for s3store_commit_run() */
+    guint commit_idle;
     storage_done_cb cb;
     void *user;
 };
@@ -659,29 +661,26 @@ static void s3store_grow(struct storage *base, const char *spool_path, uint64_t 
     s3store_pump(s);
 }
 
-static void s3store_commit(struct storage *base, const char *spool_path, const char *key,
-                           storage_done_cb cb, void *user)
+/* The commit, from the main loop: storage.h promises that cb never runs
+ * inside commit(), and every failure below reports at once.  Until this
+ * runs the upload is still "while recording" (a failure is kept for here). */
+static gboolean s3store_commit_run(gpointer data)
 {
-    struct storage_s3 *s = (struct storage_s3 *)base;
+    struct storage_s3 *s = data;
     struct stat st;
 
-    s->cb = cb;
-    s->user = user;
+    s->commit_idle = 0;
     s->committed = 1;
-    if (s->key && strcmp(s->key, key) != 0)
-        log_warn("s3: committing %s, not %s as recorded", key, s->key);
-    g_free(s->key);
-    s->key = g_strdup(key);
-    s->object_key = s3_client_object_key(s->client, key);
-    s->url = s3_client_object_url(s->client, key);
-    if (s3store_open(s, spool_path) != 0 || fstat(s->fd, &st) != 0) {
+    s->object_key = s3_client_object_key(s->client, s->key);
+    s->url = s3_client_object_url(s->client, s->key);
+    if (s3store_open(s, s->commit_path) != 0 || fstat(s->fd, &st) != 0) {
         char msg[600];
         struct storage_result r = {.error = msg};
-        snprintf(msg, sizeof(msg), "cannot open the spooled recording %s: %s", spool_path,
+        snprintf(msg, sizeof(msg), "cannot open the spooled recording %s: %s", s->commit_path,
                  strerror(errno));
         s->finished = 1;
         s3store_report(s, &r); /* nothing to keep: the file is not there */
-        return;
+        return G_SOURCE_REMOVE;
     }
     s->size = (guint64)st.st_size;
     log_debug("s3: %s: committing %llu bytes, %u part(s) sent while recording", s->key,
@@ -693,11 +692,11 @@ static void s3store_commit(struct storage *base, const char *spool_path, const c
         snprintf(why, sizeof(why), "while recording: %s", s->live_failed);
         s->finished = 0;
         s3store_fail(s, why, NULL);
-        return;
+        return G_SOURCE_REMOVE;
     }
     if (s->parts->len == 0 && s->size <= s->part_size) {
         s3store_put(s);
-        return;
+        return G_SOURCE_REMOVE;
     }
     if (s->parts->len == 0) {
         s3store_add_part(s, 0, s->part_size);
@@ -711,6 +710,22 @@ static void s3store_commit(struct storage *base, const char *spool_path, const c
     s3store_hash(s);
     s3store_start_multipart(s);
     s3store_pump(s);
+    return G_SOURCE_REMOVE;
+}
+
+static void s3store_commit(struct storage *base, const char *spool_path, const char *key,
+                           storage_done_cb cb, void *user)
+{
+    struct storage_s3 *s = (struct storage_s3 *)base;
+
+    s->cb = cb;
+    s->user = user;
+    if (s->key && strcmp(s->key, key) != 0)
+        log_warn("s3: committing %s, not %s as recorded", key, s->key);
+    g_free(s->key);
+    s->key = g_strdup(key);
+    s->commit_path = g_strdup(spool_path);
+    s->commit_idle = g_idle_add(s3store_commit_run, s);
 }
 
 static void s3store_destroy(struct storage *base)
@@ -720,11 +735,14 @@ static void s3store_destroy(struct storage *base)
     g_object_unref(s->cancel);
     if (s->timer)
         g_source_remove(s->timer);
+    if (s->commit_idle)
+        g_source_remove(s->commit_idle);
     if (s->fd >= 0)
         close(s->fd);
     g_ptr_array_free(s->parts, TRUE);
     s3_client_free(s->client);
     g_free(s->path);
+    g_free(s->commit_path);
     g_free(s->key);
     g_free(s->object_key);
     g_free(s->url);
