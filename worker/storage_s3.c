@@ -30,7 +30,7 @@
  *     S3 confirmed it.
  *
  * At most STORAGE_S3_PARALLEL parts are in flight, each held in memory once
- * (part size bytes).  Everything runs on the worker's main loop except the
+ * (under twice the part size: parts cut while recording reach up to that).  Everything runs on the worker's main loop except the
  * final hash, which runs on a GTask thread.
  */
 #include <errno.h>
@@ -649,10 +649,11 @@ static void s3store_grow(struct storage *base, const char *spool_path, uint64_t 
         s->assigned = s->part_size;
     }
     /* Cut up to the stable mark, so that only the open cluster is left for
-     * the end; a part is at least part_size and under twice that. */
+     * the end; a part is at least part_size and under twice that, and never
+     * over S3's 5 GiB (a part size over 2.5 GiB). */
     while (stable >= s->assigned + s->part_size) {
         guint64 len = stable - s->assigned;
-        if (len >= 2 * s->part_size)
+        if (len >= 2 * s->part_size || len > S3_PART_MAX_SIZE)
             len = s->part_size;
         s3store_add_part(s, s->assigned, len);
         s->assigned += len;
