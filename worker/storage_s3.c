@@ -309,15 +309,21 @@ static GBytes *s3store_read(struct storage_s3 *s, guint64 off, guint64 len)
     return g_bytes_new_take(buf, len);
 }
 
+/* s3store_read() failed, errno says why. */
+static void s3store_fail_read(struct storage_s3 *s)
+{
+    GError *gerr = g_error_new(G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", s->path,
+                               strerror(errno));
+    s3store_fail(s, "cannot read the spooled recording", gerr);
+    g_error_free(gerr);
+}
+
 static void s3store_put(struct storage_s3 *s)
 {
     unsigned char md[32];
     GBytes *body = s3store_read(s, 0, s->size);
     if (!body) {
-        GError *gerr = g_error_new(G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", s->path,
-                                   strerror(errno));
-        s3store_fail(s, "cannot read the spooled recording", gerr);
-        g_error_free(gerr);
+        s3store_fail_read(s);
         return;
     }
     EVP_Digest(g_bytes_get_data(body, NULL), s->size, md, NULL, EVP_sha256(), NULL);
@@ -432,10 +438,7 @@ static void s3store_send_part(struct storage_s3 *s, struct s3_part_rec *p)
 {
     GBytes *body = s3store_read(s, p->offset, p->len);
     if (!body) {
-        GError *gerr = g_error_new(G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", s->path,
-                                   strerror(errno));
-        s3store_fail(s, "cannot read the spooled recording", gerr);
-        g_error_free(gerr);
+        s3store_fail_read(s);
         return;
     }
     EVP_Digest(g_bytes_get_data(body, NULL), p->len, p->sent, NULL, EVP_sha256(), NULL);
