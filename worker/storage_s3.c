@@ -665,6 +665,21 @@ static void s3store_grow(struct storage *base, const char *spool_path, uint64_t 
     s3store_pump(s);
 }
 
+/* At commit: the rest of the file into parts of one part size, larger
+ * when that would take more part numbers than S3 has left (a very long
+ * recording, or its retry: the object may be up to 5 TiB). */
+static void s3store_cut_tail(struct storage_s3 *s)
+{
+    guint left = s->parts->len < S3_PART_NUMBER_MAX ? S3_PART_NUMBER_MAX - s->parts->len : 1;
+    guint64 rest = s->size > s->assigned ? s->size - s->assigned : 0;
+    guint64 step = MAX(s->part_size, (rest + left - 1) / left);
+    while (s->assigned < s->size) {
+        guint64 len = MIN(step, s->size - s->assigned);
+        s3store_add_part(s, s->assigned, len);
+        s->assigned += len;
+    }
+}
+
 /* The commit, from the main loop: storage.h promises that cb never runs
  * inside commit(), and every failure below reports at once.  Until this
  * runs the upload is still "while recording" (a failure is kept for here). */
@@ -706,11 +721,7 @@ static gboolean s3store_commit_run(gpointer data)
         s3store_add_part(s, 0, s->part_size);
         s->assigned = s->part_size;
     }
-    while (s->assigned < s->size) {
-        guint64 len = MIN(s->part_size, s->size - s->assigned);
-        s3store_add_part(s, s->assigned, len);
-        s->assigned += len;
-    }
+    s3store_cut_tail(s);
     s3store_hash(s);
     s3store_start_multipart(s);
     s3store_pump(s);
