@@ -796,7 +796,7 @@ struct storage *storage_s3_new(const struct ipc_s3 *cfg, char *err, size_t errle
     s->base.ops = &storage_s3_ops;
     s->client = client;
     s->part_size = (guint64)cfg->part_size;
-    s->timeout_ms = cfg->timeout_ms;
+    s->timeout_ms = MIN(cfg->timeout_ms, (gint64)G_MAXUINT); /* g_timeout_add() takes a guint */
     s->fd = -1;
     s->parts = g_ptr_array_new_with_free_func(s3store_part_free);
     s->cancel = g_cancellable_new();
