@@ -538,8 +538,11 @@ static void s3store_hash_thread(GTask *task, gpointer src, gpointer data, GCance
             ssize_t n = read(fd, buf, left < (1u << 20) ? left : (1u << 20));
             if (n < 0 && errno == EINTR)
                 continue;
-            if (n <= 0)
+            if (n <= 0) {
+                if (n == 0)
+                    errno = EIO; /* shorter than its parts: not "Success" */
                 goto error;
+            }
             EVP_DigestUpdate(whole, buf, (size_t)n);
             EVP_DigestUpdate(part, buf, (size_t)n);
             left -= (guint64)n;
