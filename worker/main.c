@@ -356,6 +356,11 @@ static void worker_on_start(struct worker *w, const struct ipc_frame *f)
     json_t *root = NULL;
     char err[512];
 
+    if (w->upload_mode) { /* no pipeline to start */
+        worker_send_error(w, "unexpected start request", 1);
+        worker_quit(w, 1);
+        return;
+    }
     if (w->state != WORKER_IDLE) {
         worker_send_error(w, "a session is already running", 0);
         return;
