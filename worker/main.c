@@ -288,9 +288,11 @@ static const struct pipeline_callbacks worker_pipeline_callbacks = {
 
 static void worker_finish(struct worker *w)
 {
-    if (w->state == WORKER_FINISHING || w->upload_mode)
-        return; /* an upload ends on its own (its time budget) */
-    if (w->state == WORKER_IDLE) {
+    if (w->state == WORKER_FINISHING)
+        return;
+    if (w->upload_mode && w->state != WORKER_IDLE)
+        return; /* an upload ends on its own (S3's answer, its retries) */
+    if (w->state == WORKER_IDLE) { /* an uploader left without its UPLOAD too */
         worker_quit(w, 0);
         return;
     }
@@ -354,6 +356,11 @@ static void worker_on_start(struct worker *w, const struct ipc_frame *f)
     json_t *root = NULL;
     char err[512];
 
+    if (w->upload_mode) { /* no pipeline to start */
+        worker_send_error(w, "unexpected start request", 1);
+        worker_quit(w, 1);
+        return;
+    }
     if (w->state != WORKER_IDLE) {
         worker_send_error(w, "a session is already running", 0);
         return;

@@ -225,6 +225,16 @@ static gboolean pipeline_event_dispatch(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* Hands ev (taken) to the main loop, from any thread. */
+static void pipeline_post_event(struct pipeline_event *ev)
+{
+    GSource *src = g_idle_source_new();
+    g_source_set_priority(src, G_PRIORITY_DEFAULT);
+    g_source_set_callback(src, pipeline_event_dispatch, ev, pipeline_event_free);
+    g_source_attach(src, NULL);
+    g_source_unref(src);
+}
+
 /* Takes ownership of text. */
 static void pipeline_post(struct pipeline *p, enum pipeline_event_type type, char *text,
                           int mline, int state)
@@ -235,11 +245,7 @@ static void pipeline_post(struct pipeline *p, enum pipeline_event_type type, cha
     ev->text = text;
     ev->mline = mline;
     ev->state = state;
-    GSource *src = g_idle_source_new();
-    g_source_set_priority(src, G_PRIORITY_DEFAULT);
-    g_source_set_callback(src, pipeline_event_dispatch, ev, pipeline_event_free);
-    g_source_attach(src, NULL);
-    g_source_unref(src);
+    pipeline_post_event(ev);
 }
 
 static void pipeline_post_error(struct pipeline *p, const char *fmt, ...)
@@ -296,11 +302,7 @@ static void pipeline_post_spool(struct pipeline *p, guint64 stable, guint64 seek
     ev->type = PIPELINE_EVENT_SPOOL;
     ev->stable = stable;
     ev->seek_back = seek_back;
-    GSource *src = g_idle_source_new();
-    g_source_set_priority(src, G_PRIORITY_DEFAULT);
-    g_source_set_callback(src, pipeline_event_dispatch, ev, pipeline_event_free);
-    g_source_attach(src, NULL);
-    g_source_unref(src);
+    pipeline_post_event(ev);
 }
 
 /*

@@ -1,7 +1,9 @@
 /*
  * worker/pipeline.h - one recording session's media pipeline: webrtcbin
- * answering a browser's offer recvonly, and a Matroska/WebM recording of
- * what it receives, without transcoding.  The only GStreamer user.
+ * answering a browser's offer recvonly (send-receive with loopback, which
+ * sends each received stream back as it came), and a Matroska/WebM
+ * recording of what it receives, without transcoding.  The only GStreamer
+ * user.
  *
  * Lifecycle: pipeline_new (pre-warmed, before HELLO) -> pipeline_set_offer
  * (parse and plan; tells the file extension) -> pipeline_start (negotiate,
@@ -14,9 +16,8 @@
 #ifndef WV_WORKER_PIPELINE_H
 #define WV_WORKER_PIPELINE_H
 
-#include <stdint.h>
-
 #include <stddef.h>
+#include <stdint.h>
 
 #include "client.h"
 

@@ -32,7 +32,6 @@
 #define S3_DEFAULT_ATTEMPTS 6
 #define S3_DEFAULT_BACKOFF_BASE_MS 200
 #define S3_DEFAULT_BACKOFF_MAX_MS 20000
-#define S3_PART_NUMBER_MAX 10000
 #define S3_IO_TIMEOUT_S 60
 #define S3_MAX_CONNS_PER_HOST 8
 
@@ -119,6 +118,14 @@ static gboolean s3_empty(const char *s)
     return !s || !*s;
 }
 
+/* The endpoint as an error message may show it: an endpoint with an '@'
+ * may carry credentials (user:secret@host), which the message goes without
+ * (it reaches the log, the master and the client). */
+static const char *s3_endpoint_shown(const char *endpoint)
+{
+    return strchr(endpoint, '@') ? "(not shown: it has an '@', as credentials would)" : endpoint;
+}
+
 /* Endpoint "http(s)://host[:port][/base]": scheme, Host header value and
  * the raw base path (without a trailing '/'). */
 static gboolean s3_endpoint_parse(struct s3_client *c, const char *endpoint, char **base,
@@ -127,8 +134,10 @@ static gboolean s3_endpoint_parse(struct s3_client *c, const char *endpoint, cha
     GError *err = NULL;
     GUri *uri = g_uri_parse(endpoint, G_URI_FLAGS_NONE, &err);
     if (!uri) {
-        g_set_error(error, S3_ERROR, S3_ERROR_CONFIG, "S3 endpoint \"%s\" is not a URL: %s",
-                    endpoint, err->message);
+        /* GLib's message may quote parts of the URL */
+        g_set_error(error, S3_ERROR, S3_ERROR_CONFIG, "S3 endpoint %s is not a URL%s%s",
+                    s3_endpoint_shown(endpoint), strchr(endpoint, '@') ? "" : ": ",
+                    strchr(endpoint, '@') ? "" : err->message);
         g_error_free(err);
         return FALSE;
     }
@@ -137,8 +146,8 @@ static gboolean s3_endpoint_parse(struct s3_client *c, const char *endpoint, cha
     if ((g_strcmp0(scheme, "http") != 0 && g_strcmp0(scheme, "https") != 0) || s3_empty(host) ||
         g_uri_get_userinfo(uri) || g_uri_get_query(uri) || g_uri_get_fragment(uri)) {
         g_set_error(error, S3_ERROR, S3_ERROR_CONFIG,
-                    "S3 endpoint \"%s\" must be http(s)://host[:port][/path], without "
-                    "credentials, query or fragment", endpoint);
+                    "S3 endpoint %s must be http(s)://host[:port][/path], without "
+                    "credentials, query or fragment", s3_endpoint_shown(endpoint));
         g_uri_unref(uri);
         return FALSE;
     }

@@ -22,6 +22,8 @@
 #include <glib.h>
 
 #define S3_PART_MIN_SIZE (5u * 1024 * 1024) /* S3's minimum for all but the last part */
+#define S3_PART_MAX_SIZE (5ull * 1024 * 1024 * 1024) /* S3's maximum for any part */
+#define S3_PART_NUMBER_MAX 10000u /* parts are numbered 1..this */
 
 #define S3_ERROR (s3_error_quark())
 GQuark s3_error_quark(void);

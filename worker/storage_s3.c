@@ -30,7 +30,7 @@
  *     S3 confirmed it.
  *
  * At most STORAGE_S3_PARALLEL parts are in flight, each held in memory once
- * (part size bytes).  Everything runs on the worker's main loop except the
+ * (under twice the part size: parts cut while recording reach up to that).  Everything runs on the worker's main loop except the
  * final hash, which runs on a GTask thread.
  */
 #include <errno.h>
@@ -83,6 +83,8 @@ struct storage_s3 {
     char sha256[65];
     GCancellable *cancel;
     guint timer;
+    char *commit_path; /* commit()'s spool_path, for s3store_commit_run() */
+    guint commit_idle;
     storage_done_cb cb;
     void *user;
 };
@@ -307,15 +309,21 @@ static GBytes *s3store_read(struct storage_s3 *s, guint64 off, guint64 len)
     return g_bytes_new_take(buf, len);
 }
 
+/* s3store_read() failed, errno says why. */
+static void s3store_fail_read(struct storage_s3 *s)
+{
+    GError *gerr = g_error_new(G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", s->path,
+                               strerror(errno));
+    s3store_fail(s, "cannot read the spooled recording", gerr);
+    g_error_free(gerr);
+}
+
 static void s3store_put(struct storage_s3 *s)
 {
     unsigned char md[32];
     GBytes *body = s3store_read(s, 0, s->size);
     if (!body) {
-        GError *gerr = g_error_new(G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", s->path,
-                                   strerror(errno));
-        s3store_fail(s, "cannot read the spooled recording", gerr);
-        g_error_free(gerr);
+        s3store_fail_read(s);
         return;
     }
     EVP_Digest(g_bytes_get_data(body, NULL), s->size, md, NULL, EVP_sha256(), NULL);
@@ -430,10 +438,7 @@ static void s3store_send_part(struct storage_s3 *s, struct s3_part_rec *p)
 {
     GBytes *body = s3store_read(s, p->offset, p->len);
     if (!body) {
-        GError *gerr = g_error_new(G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", s->path,
-                                   strerror(errno));
-        s3store_fail(s, "cannot read the spooled recording", gerr);
-        g_error_free(gerr);
+        s3store_fail_read(s);
         return;
     }
     EVP_Digest(g_bytes_get_data(body, NULL), p->len, p->sent, NULL, EVP_sha256(), NULL);
@@ -533,8 +538,11 @@ static void s3store_hash_thread(GTask *task, gpointer src, gpointer data, GCance
             ssize_t n = read(fd, buf, left < (1u << 20) ? left : (1u << 20));
             if (n < 0 && errno == EINTR)
                 continue;
-            if (n <= 0)
+            if (n <= 0) {
+                if (n == 0)
+                    errno = EIO; /* shorter than its parts: not "Success" */
                 goto error;
+            }
             EVP_DigestUpdate(whole, buf, (size_t)n);
             EVP_DigestUpdate(part, buf, (size_t)n);
             left -= (guint64)n;
@@ -647,10 +655,11 @@ static void s3store_grow(struct storage *base, const char *spool_path, uint64_t 
         s->assigned = s->part_size;
     }
     /* Cut up to the stable mark, so that only the open cluster is left for
-     * the end; a part is at least part_size and under twice that. */
+     * the end; a part is at least part_size and under twice that, and never
+     * over S3's 5 GiB (a part size over 2.5 GiB). */
     while (stable >= s->assigned + s->part_size) {
         guint64 len = stable - s->assigned;
-        if (len >= 2 * s->part_size)
+        if (len >= 2 * s->part_size || len > S3_PART_MAX_SIZE)
             len = s->part_size;
         s3store_add_part(s, s->assigned, len);
         s->assigned += len;
@@ -659,29 +668,41 @@ static void s3store_grow(struct storage *base, const char *spool_path, uint64_t 
     s3store_pump(s);
 }
 
-static void s3store_commit(struct storage *base, const char *spool_path, const char *key,
-                           storage_done_cb cb, void *user)
+/* At commit: the rest of the file into parts of one part size, larger
+ * when that would take more part numbers than S3 has left (a very long
+ * recording, or its retry: the object may be up to 5 TiB). */
+static void s3store_cut_tail(struct storage_s3 *s)
 {
-    struct storage_s3 *s = (struct storage_s3 *)base;
+    guint left = s->parts->len < S3_PART_NUMBER_MAX ? S3_PART_NUMBER_MAX - s->parts->len : 1;
+    guint64 rest = s->size > s->assigned ? s->size - s->assigned : 0;
+    guint64 step = MAX(s->part_size, (rest + left - 1) / left);
+    while (s->assigned < s->size) {
+        guint64 len = MIN(step, s->size - s->assigned);
+        s3store_add_part(s, s->assigned, len);
+        s->assigned += len;
+    }
+}
+
+/* The commit, from the main loop: storage.h promises that cb never runs
+ * inside commit(), and every failure below reports at once.  Until this
+ * runs the upload is still "while recording" (a failure is kept for here). */
+static gboolean s3store_commit_run(gpointer data)
+{
+    struct storage_s3 *s = data;
     struct stat st;
 
-    s->cb = cb;
-    s->user = user;
+    s->commit_idle = 0;
     s->committed = 1;
-    if (s->key && strcmp(s->key, key) != 0)
-        log_warn("s3: committing %s, not %s as recorded", key, s->key);
-    g_free(s->key);
-    s->key = g_strdup(key);
-    s->object_key = s3_client_object_key(s->client, key);
-    s->url = s3_client_object_url(s->client, key);
-    if (s3store_open(s, spool_path) != 0 || fstat(s->fd, &st) != 0) {
+    s->object_key = s3_client_object_key(s->client, s->key);
+    s->url = s3_client_object_url(s->client, s->key);
+    if (s3store_open(s, s->commit_path) != 0 || fstat(s->fd, &st) != 0) {
         char msg[600];
         struct storage_result r = {.error = msg};
-        snprintf(msg, sizeof(msg), "cannot open the spooled recording %s: %s", spool_path,
+        snprintf(msg, sizeof(msg), "cannot open the spooled recording %s: %s", s->commit_path,
                  strerror(errno));
         s->finished = 1;
         s3store_report(s, &r); /* nothing to keep: the file is not there */
-        return;
+        return G_SOURCE_REMOVE;
     }
     s->size = (guint64)st.st_size;
     log_debug("s3: %s: committing %llu bytes, %u part(s) sent while recording", s->key,
@@ -693,24 +714,36 @@ static void s3store_commit(struct storage *base, const char *spool_path, const c
         snprintf(why, sizeof(why), "while recording: %s", s->live_failed);
         s->finished = 0;
         s3store_fail(s, why, NULL);
-        return;
+        return G_SOURCE_REMOVE;
     }
     if (s->parts->len == 0 && s->size <= s->part_size) {
         s3store_put(s);
-        return;
+        return G_SOURCE_REMOVE;
     }
     if (s->parts->len == 0) {
         s3store_add_part(s, 0, s->part_size);
         s->assigned = s->part_size;
     }
-    while (s->assigned < s->size) {
-        guint64 len = MIN(s->part_size, s->size - s->assigned);
-        s3store_add_part(s, s->assigned, len);
-        s->assigned += len;
-    }
+    s3store_cut_tail(s);
     s3store_hash(s);
     s3store_start_multipart(s);
     s3store_pump(s);
+    return G_SOURCE_REMOVE;
+}
+
+static void s3store_commit(struct storage *base, const char *spool_path, const char *key,
+                           storage_done_cb cb, void *user)
+{
+    struct storage_s3 *s = (struct storage_s3 *)base;
+
+    s->cb = cb;
+    s->user = user;
+    if (s->key && strcmp(s->key, key) != 0)
+        log_warn("s3: committing %s, not %s as recorded", key, s->key);
+    g_free(s->key);
+    s->key = g_strdup(key);
+    s->commit_path = g_strdup(spool_path);
+    s->commit_idle = g_idle_add(s3store_commit_run, s);
 }
 
 static void s3store_destroy(struct storage *base)
@@ -720,11 +753,14 @@ static void s3store_destroy(struct storage *base)
     g_object_unref(s->cancel);
     if (s->timer)
         g_source_remove(s->timer);
+    if (s->commit_idle)
+        g_source_remove(s->commit_idle);
     if (s->fd >= 0)
         close(s->fd);
     g_ptr_array_free(s->parts, TRUE);
     s3_client_free(s->client);
     g_free(s->path);
+    g_free(s->commit_path);
     g_free(s->key);
     g_free(s->object_key);
     g_free(s->url);
@@ -763,7 +799,7 @@ struct storage *storage_s3_new(const struct ipc_s3 *cfg, char *err, size_t errle
     s->base.ops = &storage_s3_ops;
     s->client = client;
     s->part_size = (guint64)cfg->part_size;
-    s->timeout_ms = cfg->timeout_ms;
+    s->timeout_ms = MIN(cfg->timeout_ms, (gint64)G_MAXUINT); /* g_timeout_add() takes a guint */
     s->fd = -1;
     s->parts = g_ptr_array_new_with_free_func(s3store_part_free);
     s->cancel = g_cancellable_new();

@@ -537,6 +537,31 @@ class NoServer:
         return ""
 
 
+def uploader_exits_without_master(args) -> None:
+    """`webrtc-video-worker --upload` whose master goes away before sending
+    its UPLOAD frame exits instead of waiting for ever."""
+    worker = args.worker or os.path.join(os.path.dirname(args.master), "..", "worker",
+                                         "webrtc-video-worker")
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen([worker, "--upload", "--ipc-fd", str(theirs.fileno())],
+                            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    theirs.close()
+    try:
+        ours.settimeout(10)
+        require(len(ours.recv(4096)) > 0, "no HELLO from the uploader")
+        ours.close()
+        try:
+            code = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            raise CaseFailed("the uploader still runs 5 s after its master link closed")
+        require(code == 0, f"the orphaned uploader exited with {code}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 async def case_config(args, results: Results, workdir: str, s3: S3Side) -> None:
     set_credentials()
     results.server = NoServer()
@@ -557,6 +582,8 @@ async def case_config(args, results: Results, workdir: str, s3: S3Side) -> None:
             require(out.returncode == 2, f"exit {out.returncode}, stderr {out.stderr[-300:]!r}")
             require(mention.lower() in out.stderr.lower(),
                     f"the message does not mention {mention!r}: {out.stderr.strip()[-300:]!r}")
+    with results.check("s3-config/uploader-orphan"):
+        uploader_exits_without_master(args)
     # wrong secret: every request refused (403 SignatureDoesNotMatch): pending, visible
     set_credentials("not-the-secret")
     await pending_with(args, results, workdir, s3, "wrong-secret", s3.server_args(),

@@ -19,7 +19,8 @@ s3rver and, for every request:
      the bytes signed are the bytes sent;
   3. answers 403 SignatureDoesNotMatch (RequestTimeTooSkewed for a stale
      date; an S3 XML error, counted as a mismatch) when 1 fails and
-     400 when 2 fails, counting each (`mismatches`, `violations`); otherwise
+     400 when 2 fails (411 MissingContentLength for a PUT or POST without
+     one), counting each (`mismatches`, `violations`); otherwise
   4. applies an injected fault if one matches, else forwards to s3rver.
 
 Every request is recorded (method, path, query, status, what happened) so a

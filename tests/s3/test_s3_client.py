@@ -253,6 +253,12 @@ def case_wrong_secret(env):
 def case_config(env):
     ok, lines = env.run("url", "k", endpoint="ftp://127.0.0.1/")
     require(not ok and lines[0].startswith("error CONFIG"), f"ftp endpoint: {lines}")
+    # credentials in the endpoint are refused without being echoed (the
+    # message reaches the log, the master and the client)
+    for endpoint in ("http://AKID:s3cr3t-in-url@127.0.0.1:1/", "http://AKID:s3cr3t-in-url@[::1"):
+        ok, lines = env.run("url", "k", endpoint=endpoint)
+        require(not ok and lines[0].startswith("error CONFIG")
+                and "s3cr3t-in-url" not in "\n".join(lines), f"endpoint with credentials: {lines}")
     ok, lines = env.run("url", "k", extra=("--bucket", ""))
     require(not ok and lines[0].startswith("error CONFIG") and "bucket" in lines[0],
             f"no bucket: {lines}")
