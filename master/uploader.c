@@ -53,10 +53,14 @@ static void uploader_on_frame(void *data, const struct ipc_frame *f)
 
     if (f->type == IPC_W_DONE) {
         struct ipc_done m;
-        if (ipc_done_decode(f->payload, f->len, &m, &root, err, sizeof(err)) == 0)
+        if (ipc_done_decode(f->payload, f->len, &m, &root, err, sizeof(err)) != 0) {
+            /* not a confirmation: the file stays pending */
+            uploader_answer(u, 0, NULL, err);
+        } else {
             log_info("upload of the spooled %s done: %s (sha256 %s)", u->key, m.url,
                      m.sha256 ? m.sha256 : "-");
-        uploader_answer(u, 1, root ? m.url : "", NULL);
+            uploader_answer(u, 1, m.url, NULL);
+        }
     } else if (f->type == IPC_W_PENDING) {
         struct ipc_pending m;
         int bad = ipc_pending_decode(f->payload, f->len, &m, &root, err, sizeof(err));
