@@ -188,6 +188,14 @@ static void session_on_pending(struct session *s, const struct ipc_frame *f)
         pool_kill(s->worker, "media worker sent an invalid pending notice");
         return;
     }
+    /* The master later uploads and deletes SPOOL/key: it must be this
+     * session's recording, "<stem>.EXT", never another path. */
+    if (!g_str_has_prefix(m.key, s->key) || m.key[strlen(s->key)] != '.' ||
+        strchr(m.key, '/')) {
+        json_decref(root);
+        pool_kill(s->worker, "media worker sent a pending notice for another recording");
+        return;
+    }
     spool_add_pending(s->rec->core->spool, m.key, m.message);
     snprintf(message, sizeof(message),
              "upload pending: the recording %s is saved on the server but its upload has not "
