@@ -15,7 +15,8 @@ browser tests in tests/browser/ click through the same pages in Chromium):
               is listed by /admin/sessions as HTML and as JSON, with the
               same data as the control socket's `sessions`
   none/*      a server without credentials answers 404 on /admin, still
-              serves /api/client.js; a malformed hash stops the start-up
+              serves /api/client.js; a malformed hash stops the start-up; a
+              plain password with a ';' in the config file is read whole
   reload/*    changed credentials: the reload says a restart is needed
 
     tests/lib/netns.sh /usr/bin/python3 tests/e2e/test_www.py \\
@@ -273,6 +274,19 @@ def case_none(args, results: Results, workdir: str) -> None:
             r = run_master(bare, "--admin-auth", value, "--control-socket", "")
             require(r.returncode == 2 and mention in r.stderr,
                     f"status {r.returncode} (expected 2), stderr {r.stderr[-300:]!r}")
+    # A plain password is a secret: read whole, a ';' in it is no list separator.
+    semi = os.path.join(workdir, "semicolon.conf")
+    with open(semi, "w") as f:
+        f.write(f"[admin]\nauth = {USER}:{PASSWORD};x\n[http]\nstatic-dir = {WWW}\n")
+    os.makedirs(os.path.join(workdir, "semi"), exist_ok=True)
+    plain = Server(args.master, args.worker, os.path.join(workdir, "semi"), ["--config", semi])
+    with results.check("none/password-with-semicolon"):
+        try:
+            plain.start()
+            status, _, _ = request(plain, "/admin", {"Authorization": basic(USER, PASSWORD + ";x")})
+            require(status == 200, f"HTTP {status} with the password the config file gives")
+        finally:
+            plain.stop()
     with results.check("none/missing-static-dir"):
         r = run_master(bare, "--static-dir", os.path.join(workdir, "nowhere"),
                        "--control-socket", "", "--storage-dir", os.path.join(workdir, "s"))
