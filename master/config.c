@@ -638,6 +638,11 @@ int config_s3_enabled(const struct config *cfg)
     return cfg->s3_bucket && cfg->s3_bucket[0];
 }
 
+int config_store_timeout_s(const struct config *cfg)
+{
+    return cfg->stop_timeout_s + (config_s3_enabled(cfg) ? cfg->upload_timeout_s + 5 : 0);
+}
+
 extern char **environ;
 
 char **config_child_environ(void)

@@ -15,8 +15,8 @@
  *   SIGTERM          graceful stop: drain, stop spawning workers, let the
  *                    running sessions finish on their own for up to
  *                    drain_timeout_s; then stop the rest (their recordings are
- *                    finalised) and wait up to stop_timeout_s for them to be
- *                    stored.  Exit 0 as soon as no session and no worker is
+ *                    finalised) and wait up to config_store_timeout_s (with
+ *                    S3, the upload budget too) for them to be stored.  Exit 0 as soon as no session and no worker is
  *                    left (at once when idle).
  *   SIGINT, or a     fast stop: send STOP to every session, wait at most
  *   second SIGTERM   CORE_FAST_STOP_S for the workers to finalise, exit 0.
@@ -365,7 +365,8 @@ static void core_stop_graceful(struct core *core)
     log_info("SIGTERM: draining; %zu session(s) may run on for up to %d s",
              recorder_active(core->recorder), core->cfg->drain_timeout_s);
     core_arm_stop_timer(core, core->cfg->drain_timeout_s);
-    core->stop_deadline = core_now() + core->cfg->drain_timeout_s + core->cfg->stop_timeout_s;
+    core->stop_deadline =
+        core_now() + core->cfg->drain_timeout_s + config_store_timeout_s(core->cfg);
     notify_stopping(core);
 }
 
@@ -409,7 +410,7 @@ static void core_on_stop_deadline(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (core->stopping == CORE_STOP_DRAIN) {
-        core_stop_fast(core, "drain timeout", core->cfg->stop_timeout_s);
+        core_stop_fast(core, "drain timeout", config_store_timeout_s(core->cfg));
         return;
     }
     log_warn("stop timeout: %zu session(s) still running, %zu worker(s) left; exiting",

@@ -321,9 +321,7 @@ static void session_stop(struct session *s)
     case SESSION_RECORDING:
         worker_send(s->worker, IPC_W_STOP, s->id, strdup("{}"));
         s->state = SESSION_STOPPING;
-        s->deadline = core_now() + s->rec->core->cfg->stop_timeout_s;
-        if (config_s3_enabled(s->rec->core->cfg)) /* the worker's upload budget, and a margin */
-            s->deadline += s->rec->core->cfg->upload_timeout_s + 5;
+        s->deadline = core_now() + config_store_timeout_s(s->rec->core->cfg);
         log_info("session %llu: stopping", (unsigned long long)s->id);
         return;
     case SESSION_STOPPING:
