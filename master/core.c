@@ -58,6 +58,7 @@
 #include "workspaces.h"
 
 #define CORE_FAST_STOP_S 5 /* fast stop: how long workers get to finalise */
+#define CORE_FLUSH_S 0.4   /* then the transport's time to write the last messages */
 
 struct conn {
     uint64_t id;
@@ -418,6 +419,21 @@ static void core_on_stop_deadline(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(core->base, NULL);
 }
 
+/* Everything finished: exit once the last messages to clients (the final
+ * uploadSuccess or error) have left.  The transport thread ends without
+ * writing what it still holds, so wait until our link to it is drained and
+ * it has had CORE_FLUSH_S to write them. */
+static void core_exit_when_flushed(struct core *core)
+{
+    double now = core_now();
+    if (core->finished_at == 0) {
+        core->finished_at = now;
+        log_info("all sessions finished; exiting");
+    }
+    if (now - core->finished_at >= CORE_FLUSH_S && ipc_link_pending(core->transport_link) == 0)
+        event_base_loopexit(core->base, NULL);
+}
+
 static void core_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct core *core = arg;
@@ -428,10 +444,8 @@ static void core_on_tick(evutil_socket_t fd, short what, void *arg)
     recorder_tick(core->recorder);
     notify_tick(core);
     spool_tick(core->spool);
-    if (core->stopping && recorder_active(core->recorder) == 0 && pool_size(core->pool) == 0) {
-        log_info("all sessions finished; exiting");
-        event_base_loopexit(core->base, NULL);
-    }
+    if (core->stopping && recorder_active(core->recorder) == 0 && pool_size(core->pool) == 0)
+        core_exit_when_flushed(core);
 }
 
 /* The control socket, unless disabled.  The built-in default path is best
