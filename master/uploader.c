@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -151,7 +152,10 @@ struct uploader *uploader_start(struct core *core, const char *path, const char 
 void uploader_cancel(struct uploader *u)
 {
     u->cb = NULL;
-    if (u->pid > 0)
+    /* Ours to kill only while not reaped: once pool_reap has collected it
+     * (it exited, and its EOF is not handled yet), the pid may be another
+     * process's.  Reaping happens on this thread, so 0 here stays true. */
+    if (u->pid > 0 && waitpid(u->pid, NULL, WNOHANG) == 0)
         kill(u->pid, SIGKILL); /* reaped by pool_reap */
     uploader_free(u);
 }
