@@ -10,7 +10,8 @@ browser tests in tests/browser/ click through the same pages in Chromium):
               extensions, directories
   admin/*     /admin and /admin/sessions: 401 + WWW-Authenticate without or
               with wrong credentials (user, password, malformed header), 200
-              with them; the password is a PBKDF2 hash from the config file
+              with them; the password is a PBKDF2 hash from the config file;
+              a refused path is logged escaped (no raw control characters)
   sessions/*  an aiortc session (over the public websocket, no credentials)
               is listed by /admin/sessions as HTML and as JSON, with the
               same data as the control socket's `sessions`
@@ -156,6 +157,15 @@ def case_admin(server: Server, results: Results) -> None:
                         f"WWW-Authenticate {hdrs.get('www-authenticate')!r}")
                 require(b"<table" not in body and b"<html" not in body.lower(),
                         "the page leaked with a 401")
+    with results.check("admin/log-escaped"):
+        # libwebsockets decodes %1b (ESC, a terminal escape) into the path
+        status, _, _ = request(server, "/admin/x%1b[2J%07y")
+        require(status == 401, f"HTTP {status}")
+        time.sleep(0.2)
+        with open(server.log_path, "rb") as f:
+            text = f.read()
+        require(b"\x1b" not in text and b"\x07" not in text,
+                "a refused path wrote raw control characters into the log")
     with results.check("admin/200"):
         status, _, body = request_patiently(server, "/admin", AUTH)
         require(status == 200 and b"api/client.js" in body, f"HTTP {status}")
