@@ -544,20 +544,26 @@ static int config_check_unknown(GKeyFile *kf, const char *path)
     return rc;
 }
 
-/* A key's values: a list split at ';', except secrets, read whole (a ';'
- * may be part of them).  An empty secret is an error, not "unset". */
+/* Values that are read whole: a ';' may be part of them. */
+static int config_opt_is_secret(int opt)
+{
+    return opt == OPT_WS_SECRET || opt == OPT_TURN_SECRET || opt == OPT_ADMIN_AUTH ||
+           opt == OPT_S3_ACCESS_KEY || opt == OPT_S3_SECRET_KEY || opt == OPT_S3_SESSION_TOKEN;
+}
+
+/* A key's values: a list split at ';', except secrets, read whole.  An
+ * empty signing secret is an error, not "unset"; the other empty secrets
+ * are unset, as an empty list is. */
 static gchar **config_read_values(GKeyFile *kf, const char *group, const char *key, int opt,
                                   gsize *n)
 {
-    if (opt != OPT_WS_SECRET && opt != OPT_TURN_SECRET)
+    if (!config_opt_is_secret(opt))
         return g_key_file_get_string_list(kf, group, key, n, NULL);
     gchar **one = g_new0(gchar *, 2);
     one[0] = g_key_file_get_value(kf, group, key, NULL);
     *n = 1;
-    if (one[0] && !*g_strstrip(one[0])) {
-        g_free(one[0]);
-        one[0] = g_strdup(""); /* config_secret_ok refuses it */
-    }
+    if (one[0] && !*g_strstrip(one[0]) && opt != OPT_WS_SECRET && opt != OPT_TURN_SECRET)
+        *n = 0; /* config_secret_ok refuses the signing secrets' "" */
     return one;
 }
 
@@ -630,6 +636,11 @@ static void config_defaults(struct config *cfg)
 int config_s3_enabled(const struct config *cfg)
 {
     return cfg->s3_bucket && cfg->s3_bucket[0];
+}
+
+int config_store_timeout_s(const struct config *cfg)
+{
+    return cfg->stop_timeout_s + (config_s3_enabled(cfg) ? cfg->upload_timeout_s + 5 : 0);
 }
 
 extern char **environ;

@@ -86,6 +86,10 @@ int config_reload(const struct config *live, struct config *next, char *err, siz
 int config_prepare(struct config *cfg, char *err, size_t errlen);
 /* S3 is the storage backend (a bucket is configured). */
 int config_s3_enabled(const struct config *cfg);
+/* stop -> stored: stop-timeout, and with S3 the workers' upload budget
+ * (upload-timeout) and a margin.  A stopped session's deadline, and what a
+ * stopping master waits. */
+int config_store_timeout_s(const struct config *cfg);
 /* The environment children get: ours without the AWS credentials (workers
  * receive them over their IPC socket only).  Built on first use, core
  * thread only. */

@@ -15,8 +15,8 @@
  *   SIGTERM          graceful stop: drain, stop spawning workers, let the
  *                    running sessions finish on their own for up to
  *                    drain_timeout_s; then stop the rest (their recordings are
- *                    finalised) and wait up to stop_timeout_s for them to be
- *                    stored.  Exit 0 as soon as no session and no worker is
+ *                    finalised) and wait up to config_store_timeout_s (with
+ *                    S3, the upload budget too) for them to be stored.  Exit 0 as soon as no session and no worker is
  *                    left (at once when idle).
  *   SIGINT, or a     fast stop: send STOP to every session, wait at most
  *   second SIGTERM   CORE_FAST_STOP_S for the workers to finalise, exit 0.
@@ -58,6 +58,7 @@
 #include "workspaces.h"
 
 #define CORE_FAST_STOP_S 5 /* fast stop: how long workers get to finalise */
+#define CORE_FLUSH_S 0.4   /* then the transport's time to write the last messages */
 
 struct conn {
     uint64_t id;
@@ -365,7 +366,8 @@ static void core_stop_graceful(struct core *core)
     log_info("SIGTERM: draining; %zu session(s) may run on for up to %d s",
              recorder_active(core->recorder), core->cfg->drain_timeout_s);
     core_arm_stop_timer(core, core->cfg->drain_timeout_s);
-    core->stop_deadline = core_now() + core->cfg->drain_timeout_s + core->cfg->stop_timeout_s;
+    core->stop_deadline =
+        core_now() + core->cfg->drain_timeout_s + config_store_timeout_s(core->cfg);
     notify_stopping(core);
 }
 
@@ -409,12 +411,27 @@ static void core_on_stop_deadline(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (core->stopping == CORE_STOP_DRAIN) {
-        core_stop_fast(core, "drain timeout", core->cfg->stop_timeout_s);
+        core_stop_fast(core, "drain timeout", config_store_timeout_s(core->cfg));
         return;
     }
     log_warn("stop timeout: %zu session(s) still running, %zu worker(s) left; exiting",
              recorder_active(core->recorder), pool_size(core->pool));
     event_base_loopexit(core->base, NULL);
+}
+
+/* Everything finished: exit once the last messages to clients (the final
+ * uploadSuccess or error) have left.  The transport thread ends without
+ * writing what it still holds, so wait until our link to it is drained and
+ * it has had CORE_FLUSH_S to write them. */
+static void core_exit_when_flushed(struct core *core)
+{
+    double now = core_now();
+    if (core->finished_at == 0) {
+        core->finished_at = now;
+        log_info("all sessions finished; exiting");
+    }
+    if (now - core->finished_at >= CORE_FLUSH_S && ipc_link_pending(core->transport_link) == 0)
+        event_base_loopexit(core->base, NULL);
 }
 
 static void core_on_tick(evutil_socket_t fd, short what, void *arg)
@@ -427,10 +444,8 @@ static void core_on_tick(evutil_socket_t fd, short what, void *arg)
     recorder_tick(core->recorder);
     notify_tick(core);
     spool_tick(core->spool);
-    if (core->stopping && recorder_active(core->recorder) == 0 && pool_size(core->pool) == 0) {
-        log_info("all sessions finished; exiting");
-        event_base_loopexit(core->base, NULL);
-    }
+    if (core->stopping && recorder_active(core->recorder) == 0 && pool_size(core->pool) == 0)
+        core_exit_when_flushed(core);
 }
 
 /* The control socket, unless disabled.  The built-in default path is best

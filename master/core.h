@@ -46,6 +46,7 @@ struct core {
     int draining;               /* no new sessions (drain on, or stopping) */
     int stopping;               /* CORE_STOP_* */
     double stop_deadline;       /* core_now() by which a stop ends: notify.c */
+    double finished_at;         /* core_now() when a stop had nothing left, or 0 */
 };
 
 enum {

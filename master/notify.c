@@ -7,6 +7,7 @@
  */
 #include "notify.h"
 
+#include <glib.h>
 #include <stdio.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -151,6 +152,8 @@ void notify_reloaded(struct core *core, const char *error)
     }
     /* The old settings stay in force: the service is ready as it was. */
     snprintf(notify.status, sizeof(notify.status), "Reload failed, old settings kept: %s", error);
+    /* one line: a newline in the error would start another sd_notify field */
+    g_strdelimit(notify.status, "\r\n", ' ');
     snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", notify.status);
     notify_send(msg);
 }

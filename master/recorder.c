@@ -188,6 +188,14 @@ static void session_on_pending(struct session *s, const struct ipc_frame *f)
         pool_kill(s->worker, "media worker sent an invalid pending notice");
         return;
     }
+    /* The master later uploads and deletes SPOOL/key: it must be this
+     * session's recording, "<stem>.EXT", never another path. */
+    if (!g_str_has_prefix(m.key, s->key) || m.key[strlen(s->key)] != '.' ||
+        strchr(m.key, '/')) {
+        json_decref(root);
+        pool_kill(s->worker, "media worker sent a pending notice for another recording");
+        return;
+    }
     spool_add_pending(s->rec->core->spool, m.key, m.message);
     snprintf(message, sizeof(message),
              "upload pending: the recording %s is saved on the server but its upload has not "
@@ -313,9 +321,7 @@ static void session_stop(struct session *s)
     case SESSION_RECORDING:
         worker_send(s->worker, IPC_W_STOP, s->id, strdup("{}"));
         s->state = SESSION_STOPPING;
-        s->deadline = core_now() + s->rec->core->cfg->stop_timeout_s;
-        if (config_s3_enabled(s->rec->core->cfg)) /* the worker's upload budget, and a margin */
-            s->deadline += s->rec->core->cfg->upload_timeout_s + 5;
+        s->deadline = core_now() + config_store_timeout_s(s->rec->core->cfg);
         log_info("session %llu: stopping", (unsigned long long)s->id);
         return;
     case SESSION_STOPPING:

@@ -393,8 +393,10 @@ void spool_foreach(const struct spool *sp, void (*fn)(const struct upload_info *
                    void *data)
 {
     double now = core_now();
+    if (!sp)
+        return;
     int s3 = config_s3_enabled(sp->core->cfg);
-    for (guint i = 0; sp && i < sp->items->len; i++) {
+    for (guint i = 0; i < sp->items->len; i++) {
         const struct spool_item *it = g_ptr_array_index(sp->items, i);
         struct upload_info ui = {
             .key = it->name,

@@ -16,8 +16,9 @@
  * Pending uploads are retried by upload processes (uploader.h) with
  * exponential backoff and jitter (upload-retry-min doubling to
  * upload-retry-max), at most SPOOL_MAX_UPLOADS at once; at start-up the
- * directory is scanned and they resume at once.  Nothing is deleted here:
- * the upload process removes the file and its sidecar once S3 confirmed it.
+ * directory is scanned and they resume at once.  No recording is deleted
+ * here (only empty part files, and sidecars whose recording is gone): the
+ * upload process removes the file and its sidecar once S3 confirmed it.
  */
 #ifndef WV_MASTER_SPOOL_H
 #define WV_MASTER_SPOOL_H

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -53,10 +54,14 @@ static void uploader_on_frame(void *data, const struct ipc_frame *f)
 
     if (f->type == IPC_W_DONE) {
         struct ipc_done m;
-        if (ipc_done_decode(f->payload, f->len, &m, &root, err, sizeof(err)) == 0)
+        if (ipc_done_decode(f->payload, f->len, &m, &root, err, sizeof(err)) != 0) {
+            /* not a confirmation: the file stays pending */
+            uploader_answer(u, 0, NULL, err);
+        } else {
             log_info("upload of the spooled %s done: %s (sha256 %s)", u->key, m.url,
                      m.sha256 ? m.sha256 : "-");
-        uploader_answer(u, 1, root ? m.url : "", NULL);
+            uploader_answer(u, 1, m.url, NULL);
+        }
     } else if (f->type == IPC_W_PENDING) {
         struct ipc_pending m;
         int bad = ipc_pending_decode(f->payload, f->len, &m, &root, err, sizeof(err));
@@ -147,7 +152,10 @@ struct uploader *uploader_start(struct core *core, const char *path, const char 
 void uploader_cancel(struct uploader *u)
 {
     u->cb = NULL;
-    if (u->pid > 0)
+    /* Ours to kill only while not reaped: once pool_reap has collected it
+     * (it exited, and its EOF is not handled yet), the pid may be another
+     * process's.  Reaping happens on this thread, so 0 here stays true. */
+    if (u->pid > 0 && waitpid(u->pid, NULL, WNOHANG) == 0)
         kill(u->pid, SIGKILL); /* reaped by pool_reap */
     uploader_free(u);
 }

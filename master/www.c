@@ -318,11 +318,14 @@ enum www_result www_http(struct www *w, struct lws *wsi, const char *path, int *
     case WWW_AUTH_BUSY:
         return www_answered(rc, www_respond(wsi, 429, "retry-after:", "1",
                                             "too many login attempts; try again\n"));
-    case WWW_AUTH_NO:
-        log_info("admin: %s refused (no or wrong credentials)", path);
+    case WWW_AUTH_NO: {
+        gchar *shown = g_strescape(path, NULL); /* lws decodes %1b etc.: no raw control bytes */
+        log_info("admin: %s refused (no or wrong credentials)", shown);
+        g_free(shown);
         return www_answered(rc, www_respond(wsi, HTTP_STATUS_UNAUTHORIZED, "www-authenticate:",
                                             "Basic realm=\"" WWW_REALM "\", charset=\"UTF-8\"",
                                             "authentication required\n"));
+    }
     }
     if (strcmp(path, "/admin") == 0)
         return www_answered(rc, www_serve_file(w, wsi, "admin.html"));

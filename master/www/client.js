@@ -51,6 +51,11 @@
     return url.href;
   }
 
+  function stopTracks(stream) {
+    for (const track of stream.getTracks())
+      track.stop();
+  }
+
   function deferred() {
     let resolve, reject;
     const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
@@ -73,6 +78,7 @@
       this.unsentCandidates = [];
       this.remoteCandidates = [];
       this.pending = null;     // {what, d, timer}: start() or stop() in flight
+      this.attempt = 0;        // counts start() calls: an older one's open() stands down
       this.loopbackStream = null;
     }
 
@@ -101,7 +107,11 @@
       this.reset();
       this.setState('connecting');
       const p = this.expect('start');
-      this.open().catch(e => this.fail(e.message || String(e)));
+      const attempt = ++this.attempt;
+      this.open(attempt).catch(e => {
+        if (attempt === this.attempt)  // not an abandoned attempt's late failure
+          this.fail(e.message || String(e));
+      });
       return p;
     }
 
@@ -171,14 +181,15 @@
         this.ws.send(JSON.stringify(msg));
     }
 
+    // The stream to record: the caller's, or the camera's (then ours to stop).
     async media() {
-      if (this.options.stream) {
-        this.stream = this.options.stream;
-        this.ownStream = false;
-      } else {
-        this.stream = await navigator.mediaDevices.getUserMedia(this.options.constraints);
-        this.ownStream = true;
-      }
+      if (this.options.stream)
+        return {stream: this.options.stream, own: false};
+      return {stream: await navigator.mediaDevices.getUserMedia(this.options.constraints),
+              own: true};
+    }
+
+    showPreview() {
       const preview = this.options.preview;
       if (preview) {
         preview.muted = true;
@@ -233,18 +244,29 @@
     }
 
     // Still the attempt start() began?  (stop() or close() may have ended it
-    // while we waited for the camera or the server.)
-    abandoned() {
+    // while we waited for the camera or the server, and start() begun
+    // another, which owns this.pc, this.ws and this.stream.)
+    abandoned(attempt) {
+      if (attempt !== this.attempt)
+        return true;
       if (this.state === 'connecting')
         return false;
       this.teardown();
       return true;
     }
 
-    async open() {
-      await this.media();
-      if (this.abandoned())
+    async open(attempt) {
+      const {stream, own} = await this.media();
+      if (attempt !== this.attempt) {
+        if (own)
+          stopTracks(stream);
         return;
+      }
+      this.stream = stream;
+      this.ownStream = own;
+      if (this.abandoned(attempt))
+        return;
+      this.showPreview();
       this.pc = this.makePeerConnection();
       const ws = new WebSocket(this.url);
       this.ws = ws;
@@ -261,11 +283,11 @@
         ws.onerror = () => reject(new Error(`cannot connect to ${this.url}`));
       });
       ws.onerror = null;
-      if (this.abandoned())
+      if (this.abandoned(attempt))
         return;
       const offer = await this.pc.createOffer();
       await this.pc.setLocalDescription(offer);
-      if (this.abandoned())
+      if (this.abandoned(attempt))
         return;
       const start = {id: 'start', sdpOffer: this.pc.localDescription.sdp};
       if (this.options.loopback)
@@ -334,8 +356,7 @@
         ws.close();
       }
       if (this.stream && this.ownStream)
-        for (const track of this.stream.getTracks())
-          track.stop();
+        stopTracks(this.stream);
       this.stream = null;
       this.loopbackStream = null;
     }

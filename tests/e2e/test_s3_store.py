@@ -25,6 +25,9 @@ Case groups (meson runs each as its own test, `e2e-s3-NAME`):
   restart    the same, but the master is SIGKILLed while the upload is
              pending and started again; and a worker killed mid-recording:
              its salvaged part file is uploaded
+  drain      SIGTERM with S3 hanging and an upload-timeout beyond the master's
+             15 s stop timeout: the client still hears "upload pending"
+             (the stop waits for the workers' upload budget), exit 0
   spooled    a 12 MiB recording left in the spool (file + sidecar) goes up
              at the next start as a 3-part upload from the spool
   config     bad settings stop the start-up with a clear message; a wrong
@@ -460,6 +463,43 @@ async def case_restart(args, results: Results, workdir: str, s3: S3Side) -> None
         server.stop()
 
 
+async def case_drain(args, results: Results, workdir: str, s3: S3Side) -> None:
+    """SIGTERM with S3 hanging (a listener that never answers) and an
+    upload-timeout longer than the master's 15 s stop timeout: the master
+    waits out the workers' upload budget, so the client still hears that its
+    upload is pending, and it exits 0."""
+    set_credentials()
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(64)
+    endpoint = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
+    server = Server(args.master, args.worker, workdir,
+                    s3.server_args(endpoint, "--upload-timeout", "18", "--drain-timeout", "0"))
+    server.start()
+    results.server = server
+    try:
+        with results.check("s3-drain/pending-past-stop-timeout", detail := []):
+            client = await record(server, 1.5)
+            t0 = time.monotonic()
+            server.proc.send_signal(signal.SIGTERM)   # drain-timeout 0: stopped at once
+            try:
+                msg = await client.next_message(30)
+            except Exception as e:  # the master exited and took the worker with it
+                msg = f"{type(e).__name__}: {e}"
+            took = time.monotonic() - t0
+            await close_quietly(client)
+            text = msg.get("message", "") if isinstance(msg, dict) else ""
+            require("pending" in text,
+                    f"after {took:.1f} s: expected an upload-pending error, got {msg!r:.300}")
+            code = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: server.proc.wait(timeout=20))
+            require(code == 0, f"the master exited with status {code}")
+            detail.append(f"pending notice {took:.1f} s after SIGTERM, exit 0")
+    finally:
+        server.stop()
+        blackhole.close()
+
+
 async def case_spooled(args, results: Results, workdir: str, s3: S3Side) -> None:
     """A 12 MiB recording left in the spool by an earlier run (file and
     sidecar): the next start uploads it as a 3-part multipart upload from the
@@ -595,7 +635,8 @@ async def case_config(args, results: Results, workdir: str, s3: S3Side) -> None:
 
 
 CASES = [("put", case_put), ("multipart", case_multipart), ("outage", case_outage),
-         ("restart", case_restart), ("spooled", case_spooled), ("config", case_config)]
+         ("restart", case_restart), ("drain", case_drain), ("spooled", case_spooled),
+         ("config", case_config)]
 
 
 async def run(args, workdir: str) -> int:

@@ -10,12 +10,14 @@ browser tests in tests/browser/ click through the same pages in Chromium):
               extensions, directories
   admin/*     /admin and /admin/sessions: 401 + WWW-Authenticate without or
               with wrong credentials (user, password, malformed header), 200
-              with them; the password is a PBKDF2 hash from the config file
+              with them; the password is a PBKDF2 hash from the config file;
+              a refused path is logged escaped (no raw control characters)
   sessions/*  an aiortc session (over the public websocket, no credentials)
               is listed by /admin/sessions as HTML and as JSON, with the
               same data as the control socket's `sessions`
   none/*      a server without credentials answers 404 on /admin, still
-              serves /api/client.js; a malformed hash stops the start-up
+              serves /api/client.js; a malformed hash stops the start-up; a
+              plain password with a ';' in the config file is read whole
   reload/*    changed credentials: the reload says a restart is needed
 
     tests/lib/netns.sh /usr/bin/python3 tests/e2e/test_www.py \\
@@ -155,6 +157,15 @@ def case_admin(server: Server, results: Results) -> None:
                         f"WWW-Authenticate {hdrs.get('www-authenticate')!r}")
                 require(b"<table" not in body and b"<html" not in body.lower(),
                         "the page leaked with a 401")
+    with results.check("admin/log-escaped"):
+        # libwebsockets decodes %1b (ESC, a terminal escape) into the path
+        status, _, _ = request(server, "/admin/x%1b[2J%07y")
+        require(status == 401, f"HTTP {status}")
+        time.sleep(0.2)
+        with open(server.log_path, "rb") as f:
+            text = f.read()
+        require(b"\x1b" not in text and b"\x07" not in text,
+                "a refused path wrote raw control characters into the log")
     with results.check("admin/200"):
         status, _, body = request_patiently(server, "/admin", AUTH)
         require(status == 200 and b"api/client.js" in body, f"HTTP {status}")
@@ -273,6 +284,19 @@ def case_none(args, results: Results, workdir: str) -> None:
             r = run_master(bare, "--admin-auth", value, "--control-socket", "")
             require(r.returncode == 2 and mention in r.stderr,
                     f"status {r.returncode} (expected 2), stderr {r.stderr[-300:]!r}")
+    # A plain password is a secret: read whole, a ';' in it is no list separator.
+    semi = os.path.join(workdir, "semicolon.conf")
+    with open(semi, "w") as f:
+        f.write(f"[admin]\nauth = {USER}:{PASSWORD};x\n[http]\nstatic-dir = {WWW}\n")
+    os.makedirs(os.path.join(workdir, "semi"), exist_ok=True)
+    plain = Server(args.master, args.worker, os.path.join(workdir, "semi"), ["--config", semi])
+    with results.check("none/password-with-semicolon"):
+        try:
+            plain.start()
+            status, _, _ = request(plain, "/admin", {"Authorization": basic(USER, PASSWORD + ";x")})
+            require(status == 200, f"HTTP {status} with the password the config file gives")
+        finally:
+            plain.stop()
     with results.check("none/missing-static-dir"):
         r = run_master(bare, "--static-dir", os.path.join(workdir, "nowhere"),
                        "--control-socket", "", "--storage-dir", os.path.join(workdir, "s"))
