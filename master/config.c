@@ -326,7 +326,7 @@ static int config_apply_workspaces(struct config *cfg, int opt, const char *valu
         return config_parse_int("[workspaces] max-capacity", value, 2, 1000,
                                 &cfg->workspaces_max_capacity);
     case OPT_WS_PIN_ITERATIONS:
-        return config_parse_int("[workspaces] pin-iterations", value, 1000, 10000000,
+        return config_parse_int("[workspaces] pin-iterations", value, 1000, 200000,
                                 &cfg->workspaces_pin_iterations);
     case OPT_WS_STORAGE_FILE:
         config_set_str(&cfg->workspaces_storage_file, *value ? value : NULL);
