@@ -715,6 +715,12 @@ static int config_check_s3(struct config *cfg)
                     cfg->s3_bucket);
         return -1;
     }
+    if (e && strchr(e, '@')) { /* not echoed: user:secret@host would put a secret in the log */
+        config_fail("s3 endpoint must not carry credentials (an '@' in it): they come from "
+                    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or [s3] access-key-id / "
+                    "secret-access-key\n");
+        return -1;
+    }
     if (e && *e && !g_str_has_prefix(e, "http://") && !g_str_has_prefix(e, "https://")) {
         config_fail("s3 endpoint '%s' must be an http:// or https:// URL\n", e);
         return -1;

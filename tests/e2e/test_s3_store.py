@@ -615,6 +615,9 @@ async def case_config(args, results: Results, workdir: str, s3: S3Side) -> None:
         ("small-parts", ["--s3-bucket", BUCKET, "--s3-region", REGION, "--s3-part-size", "4"],
          (), "part-size"),
         ("bad-bucket", ["--s3-bucket", "Bad_Bucket", "--s3-region", REGION], (), "bucket name"),
+        ("endpoint-credentials", ["--s3-bucket", BUCKET, "--s3-region", REGION,
+                                  "--s3-endpoint", "http://AKID:sekrit-in-url@127.0.0.1:9"],
+         (), "credentials"),
     ]
     for name, extra, drop, mention in bad:
         with results.check(f"s3-config/{name}"):
@@ -622,6 +625,7 @@ async def case_config(args, results: Results, workdir: str, s3: S3Side) -> None:
             require(out.returncode == 2, f"exit {out.returncode}, stderr {out.stderr[-300:]!r}")
             require(mention.lower() in out.stderr.lower(),
                     f"the message does not mention {mention!r}: {out.stderr.strip()[-300:]!r}")
+            require("sekrit" not in out.stderr, "a secret in the endpoint reached the log")
     with results.check("s3-config/uploader-orphan"):
         uploader_exits_without_master(args)
     # wrong secret: every request refused (403 SignatureDoesNotMatch): pending, visible
