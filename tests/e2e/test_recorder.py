@@ -599,6 +599,21 @@ async def worker_serving(server: Server, client: RecorderClient) -> int:
     return owners.pop()
 
 
+async def spool_file_written(server: Server, suffix: str, timeout: float) -> None:
+    """Wait until a part file ending in `suffix` in the server's spool has
+    bytes on disk (or the timeout passes: the checks that follow then say
+    what is missing)."""
+    spool = os.path.join(server.storage_dir, ".spool")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if any(e.name.endswith(suffix) and e.stat().st_size > 0 for e in os.scandir(spool)):
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.1)
+
+
 async def case_crash(server: Server, results: Results, workdir: str) -> None:
     a = RecorderClient(server.ws_url, name="crash-A")
     b = RecorderClient(server.ws_url, video_codec="H264", name="crash-B")
@@ -613,6 +628,10 @@ async def case_crash(server: Server, results: Results, workdir: str) -> None:
             detail.append(f"A on {pid_a}, B on {pid_b}")
         if pid_a is None:
             return
+        # Kill A once its spool file holds media on disk (filesink writes in
+        # 64 KiB blocks; on a loaded machine the first one can take more than
+        # a second after startResponse), plus a second of recording.
+        await spool_file_written(server, ".webm.part", timeout=10.0)
         await asyncio.sleep(1.0)
         os.kill(pid_a, signal.SIGKILL)
         killed_at = time.monotonic()
