@@ -47,7 +47,7 @@ sys.path.insert(0, LIB)
 import recorder_client as rc  # noqa: E402
 from recorder_client import RecorderClient, RecorderError  # noqa: E402
 from harness import (CLIENT_IP, SERVER_IP, CaseFailed, free_port,  # noqa: E402
-                     in_test_namespace, require)
+                     enter_test_namespace, require)
 
 RECORD_SECONDS = 4.0
 SHORT_SECONDS = 3.0
@@ -939,16 +939,9 @@ def main() -> int:
     p.add_argument("--server-arg", action="append", help="extra argument for the master")
     args = p.parse_args()
 
-    if not in_test_namespace():
-        if os.geteuid() != 0:
-            print("skipped: must run as root (inside tests/lib/netns.sh)", file=sys.stderr)
-            return 77
-        if os.environ.get("WV_E2E_REEXEC"):
-            print("tests/lib/netns.sh did not set up tv0/tv1", file=sys.stderr)
-            return 2
-        os.environ["WV_E2E_REEXEC"] = "1"
-        netns = os.path.join(LIB, "netns.sh")
-        os.execv(netns, [netns, "/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
+    status = enter_test_namespace(__file__)
+    if status:
+        return status
     args.master = os.path.abspath(args.master)
     args.worker = os.path.abspath(args.worker) if args.worker else None
 

@@ -59,7 +59,7 @@ sys.path.insert(0, HERE)
 
 import recorder_client as rc  # noqa: E402
 from recorder_client import RecorderClient  # noqa: E402
-from harness import CLIENT_IP, CaseFailed, free_port, in_test_namespace, require  # noqa: E402
+from harness import CLIENT_IP, CaseFailed, free_port, enter_test_namespace, require  # noqa: E402
 from test_recorder import Results, Server, close_quietly, start_connected  # noqa: E402
 from s3 import ACCESS_KEY, REGION, S3rver, boto3_client  # noqa: E402
 from s3proxy import S3Proxy  # noqa: E402
@@ -456,7 +456,7 @@ async def case_restart(args, results: Results, workdir: str, s3: S3Side) -> None
             with open(path, "wb") as f:
                 f.write(data)
             probe = rc.probe_recording(path)
-            require(probe.get("streams"), f"ffprobe finds no stream in the salvaged object")
+            require(probe.get("streams"), "ffprobe finds no stream in the salvaged object")
             detail.append(f"{len(data)} bytes salvaged and uploaded")
             detail.append(s3.require_clean())
     finally:
@@ -681,16 +681,9 @@ def main() -> int:
     p.add_argument("--case", action="append", choices=[name for name, _ in CASES])
     p.add_argument("--keep", action="store_true")
     args = p.parse_args()
-    if not in_test_namespace():
-        if os.geteuid() != 0:
-            print("skipped: must run as root (inside tests/lib/netns.sh)", file=sys.stderr)
-            return 77
-        if os.environ.get("WV_E2E_REEXEC"):
-            print("tests/lib/netns.sh did not set up tv0/tv1", file=sys.stderr)
-            return 2
-        os.environ["WV_E2E_REEXEC"] = "1"
-        netns = os.path.join(LIB, "netns.sh")
-        os.execv(netns, [netns, "/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
+    status = enter_test_namespace(__file__)
+    if status:
+        return status
     args.master = os.path.abspath(args.master)
     args.worker = os.path.abspath(args.worker) if args.worker else None
     CTL = os.path.abspath(args.ctl) if args.ctl else os.path.join(

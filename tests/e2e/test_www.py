@@ -49,7 +49,7 @@ sys.path.insert(0, LIB)
 sys.path.insert(0, HERE)
 
 import recorder_client as rc  # noqa: E402
-from harness import CLIENT_IP, SERVER_IP, CaseFailed, in_test_namespace, require  # noqa: E402
+from harness import CLIENT_IP, SERVER_IP, enter_test_namespace, require  # noqa: E402
 from test_recorder import Results, Server, hold_until, run_master, start_connected  # noqa: E402
 
 USER = "operator"
@@ -339,16 +339,9 @@ def main() -> int:
     p.add_argument("--worker")
     p.add_argument("--keep", action="store_true")
     args = p.parse_args()
-    if not in_test_namespace():
-        if os.geteuid() != 0:
-            print("skipped: must run as root (inside tests/lib/netns.sh)", file=sys.stderr)
-            return 77
-        if os.environ.get("WV_E2E_REEXEC"):
-            print("tests/lib/netns.sh did not set up tv0/tv1", file=sys.stderr)
-            return 2
-        os.environ["WV_E2E_REEXEC"] = "1"
-        netns = os.path.join(LIB, "netns.sh")
-        os.execv(netns, [netns, "/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
+    status = enter_test_namespace(__file__)
+    if status:
+        return status
     args.master = os.path.abspath(args.master)
     args.worker = os.path.abspath(args.worker) if args.worker else None
     workdir = tempfile.mkdtemp(prefix="wv-www-")

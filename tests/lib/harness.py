@@ -1,11 +1,14 @@
 """tests/lib/harness.py - what every test script that starts the server shares.
 
 The test network's addresses (tests/lib/netns.sh), the failed-check exception
-and `require`, a free port, and whether we already run inside the namespace.
+and `require`, a free port, whether we already run inside the namespace, and
+how a script gets there.
 """
 
+import os
 import socket
 import subprocess
+import sys
 
 SERVER_IP = "10.77.0.1"  # tv0, see tests/lib/netns.sh
 CLIENT_IP = "10.77.0.2"  # tv1
@@ -35,3 +38,21 @@ def in_test_namespace() -> bool:
         if len(bits) >= 4 and bits[2] == "inet":
             found.add((bits[1], bits[3].split("/")[0]))
     return {("tv0", SERVER_IP), ("tv1", CLIENT_IP)} <= found
+
+
+def enter_test_namespace(script: str) -> int:
+    """Re-run `script` (with this process's arguments) inside the private
+    network namespace of tests/lib/netns.sh unless already there.  Returns
+    only when already inside (0), or with the exit status to end with: 77
+    (skip: not root), 2 (the namespace came up without its addresses)."""
+    if in_test_namespace():
+        return 0
+    if os.geteuid() != 0:
+        print("skipped: must run as root (inside tests/lib/netns.sh)", file=sys.stderr)
+        return 77
+    if os.environ.get("WV_E2E_REEXEC"):
+        print("tests/lib/netns.sh did not set up tv0/tv1", file=sys.stderr)
+        return 2
+    os.environ["WV_E2E_REEXEC"] = "1"
+    netns = os.path.join(os.path.dirname(os.path.abspath(__file__)), "netns.sh")
+    os.execv(netns, [netns, "/usr/bin/python3", os.path.abspath(script)] + sys.argv[1:])

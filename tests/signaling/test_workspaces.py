@@ -559,7 +559,7 @@ def security_config(args):
         check_refused_config(args, tmp, "[workspaces]\nsecret = short-Secret-1\n", "too weak")
         check_refused_config(args, tmp, f"[workspaces]\nsecret = {SECRET}\n[turn]\nuris = turn:h:3478\n",
                              "must be set together")
-        check_refused_config(args, tmp, f"[ice]\nstun-uris = http://x\n", "not a stun: or stuns: URI")
+        check_refused_config(args, tmp, "[ice]\nstun-uris = http://x\n", "not a stun: or stuns: URI")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
