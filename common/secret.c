@@ -4,6 +4,7 @@
  */
 #include "secret.h"
 
+#include "hex.h"
 #include "random.h"
 
 #include <errno.h>
@@ -38,17 +39,6 @@ static int secret_pbkdf2(const char *password, const char *salt, size_t salt_len
                : -1;
 }
 
-static void secret_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 char *secret_hash_password(const char *password, unsigned iterations)
 {
     char salt[17];
@@ -60,7 +50,7 @@ char *secret_hash_password(const char *password, unsigned iterations)
         iterations = SECRET_PBKDF2_ITERATIONS;
     if (random_hex(salt, 8) != 0 || secret_pbkdf2(password, salt, 16, iterations, hash) != 0)
         return NULL;
-    secret_hex(hash, sizeof(hash), hex);
+    hex_encode(hash, sizeof(hash), hex);
     if (asprintf(&out, SECRET_PREFIX "%u$%s$%s", iterations, salt, hex) < 0)
         return NULL;
     return out;
@@ -116,6 +106,6 @@ int secret_verify_password(const char *password, const char *stored)
         return -1;
     if (secret_pbkdf2(password, salt, salt_len, iterations, hash) != 0)
         return -1;
-    secret_hex(hash, sizeof(hash), mine);
+    hex_encode(hash, sizeof(hash), mine);
     return CRYPTO_memcmp(mine, hex, 2 * SECRET_HASH_LEN) == 0;
 }

@@ -643,6 +643,27 @@ int config_store_timeout_s(const struct config *cfg)
     return cfg->stop_timeout_s + (config_s3_enabled(cfg) ? cfg->upload_timeout_s + 5 : 0);
 }
 
+/* The S3 credentials the standard environment may carry: read into the
+ * configuration (config_s3_env) and kept from every child (config_child_environ). */
+static const struct {
+    const char *env;
+    size_t off;
+} config_aws_env[] = {
+    {"AWS_ACCESS_KEY_ID", offsetof(struct config, s3_access_key)},
+    {"AWS_SECRET_ACCESS_KEY", offsetof(struct config, s3_secret_key)},
+    {"AWS_SESSION_TOKEN", offsetof(struct config, s3_session_token)},
+};
+
+static int config_is_aws_env(const char *entry)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(config_aws_env); i++) {
+        size_t n = strlen(config_aws_env[i].env);
+        if (strncmp(entry, config_aws_env[i].env, n) == 0 && entry[n] == '=')
+            return 1;
+    }
+    return 0;
+}
+
 extern char **environ;
 
 char **config_child_environ(void)
@@ -651,9 +672,7 @@ char **config_child_environ(void)
     if (!env) {
         env = g_ptr_array_new();
         for (char **e = environ; *e; e++)
-            if (!g_str_has_prefix(*e, "AWS_ACCESS_KEY_ID=") &&
-                !g_str_has_prefix(*e, "AWS_SECRET_ACCESS_KEY=") &&
-                !g_str_has_prefix(*e, "AWS_SESSION_TOKEN="))
+            if (!config_is_aws_env(*e))
                 g_ptr_array_add(env, *e);
         g_ptr_array_add(env, NULL);
     }
@@ -663,17 +682,9 @@ char **config_child_environ(void)
 /* Credentials the file did not give come from the standard environment. */
 static void config_s3_env(struct config *cfg)
 {
-    static const struct {
-        const char *env;
-        size_t off;
-    } vars[] = {
-        {"AWS_ACCESS_KEY_ID", offsetof(struct config, s3_access_key)},
-        {"AWS_SECRET_ACCESS_KEY", offsetof(struct config, s3_secret_key)},
-        {"AWS_SESSION_TOKEN", offsetof(struct config, s3_session_token)},
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(vars); i++) {
-        char **slot = (char **)((char *)cfg + vars[i].off);
-        const char *v = getenv(vars[i].env);
+    for (size_t i = 0; i < G_N_ELEMENTS(config_aws_env); i++) {
+        char **slot = (char **)((char *)cfg + config_aws_env[i].off);
+        const char *v = getenv(config_aws_env[i].env);
         if ((!*slot || !**slot) && v && *v)
             config_set_str(slot, v);
     }

@@ -33,10 +33,6 @@
 #include "proto/control.h"
 #include "recorder.h"
 #include "spool.h"
-#include "relay.h"
-#include "rooms.h"
-#include "workspaces.h"
-#include "sigconn.h"
 
 /* A connection's state, as the value in control.conns. */
 enum { CONTROL_OPEN = 1, CONTROL_CLOSING = 2 /* freed once its output is written */ };
@@ -53,27 +49,23 @@ struct control {
 static json_t *control_status(struct core *core)
 {
     struct pool_stats st;
-    size_t rooms, room_peers, calls, relay_peers;
+    struct signaling_counts c;
 
     pool_get_stats(core->pool, &st);
-    rooms_counts(core->rooms, &rooms, &room_peers);
-    relay_counts(core->relay, &calls, &relay_peers);
-    json_t *status = json_pack("{s:s,s:I,s:s?,s:b,s:b,s:I,s:{s:i,s:i,s:i,s:i},s:i,s:{s:I,s:I,s:I,s:I,s:I}}",
+    core_signaling_counts(core, &c);
+    return json_pack("{s:s,s:I,s:s?,s:b,s:b,s:I,s:{s:i,s:i,s:i,s:i},s:i,"
+                     "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
                      "version", WV_VERSION, "uptime_s", (json_int_t)(time(NULL) - core->started),
                      "config_file", core->cfg->config_file, "draining",
                      core->draining || core->stopping, "stopping", core->stopping, "sessions",
                      (json_int_t)recorder_active(core->recorder), "workers", "idle", st.idle,
                      "busy", st.busy, "starting", st.starting, "exiting", st.exiting,
-                     "pending_uploads", (json_int_t)spool_pending(core->spool), "signaling", "rooms", (json_int_t)rooms, "room_peers",
-                     (json_int_t)room_peers, "relay_calls", (json_int_t)calls, "relay_peers",
-                     (json_int_t)relay_peers, "connections", (json_int_t)sigconn_count(core));
-    /* /workspaces (seed 004) */
-    size_t workspaces, attendees;
-    workspaces_counts(core->workspaces, &workspaces, &attendees);
-    json_t *sig = json_object_get(status, "signaling");
-    json_object_set_new(sig, "workspaces", json_integer((json_int_t)workspaces));
-    json_object_set_new(sig, "workspace_attendees", json_integer((json_int_t)attendees));
-    return status;
+                     "pending_uploads", (json_int_t)spool_pending(core->spool), "signaling",
+                     "rooms", (json_int_t)c.rooms, "room_peers", (json_int_t)c.room_peers,
+                     "relay_calls", (json_int_t)c.relay_calls, "relay_peers",
+                     (json_int_t)c.relay_peers, "connections", (json_int_t)c.connections,
+                     "workspaces", (json_int_t)c.workspaces, "workspace_attendees",
+                     (json_int_t)c.workspace_attendees);
 }
 
 static void control_add_upload(const struct upload_info *ui, void *data)

@@ -141,18 +141,24 @@ static void core_on_ws_text(struct core *core, const struct ipc_frame *f)
         c->service->text(c->state, (const char *)f->payload, f->len);
 }
 
-/* GET /signaling: plain text, one "name count" line each (docs/signaling.md). */
-static void core_signaling_counts(struct core *core, char *buf, size_t len)
+void core_signaling_counts(struct core *core, struct signaling_counts *c)
 {
-    size_t rooms, room_peers, calls, relay_peers;
-    size_t workspaces, attendees;
-    rooms_counts(core->rooms, &rooms, &room_peers);
-    relay_counts(core->relay, &calls, &relay_peers);
-    workspaces_counts(core->workspaces, &workspaces, &attendees);
+    rooms_counts(core->rooms, &c->rooms, &c->room_peers);
+    relay_counts(core->relay, &c->relay_calls, &c->relay_peers);
+    workspaces_counts(core->workspaces, &c->workspaces, &c->workspace_attendees);
+    c->connections = sigconn_count(core);
+}
+
+/* GET /signaling: plain text, one "name count" line each (docs/signaling.md). */
+static void core_signaling_text(struct core *core, char *buf, size_t len)
+{
+    struct signaling_counts c;
+    core_signaling_counts(core, &c);
     snprintf(buf, len, "rooms %zu\nroom_peers %zu\nrelay_calls %zu\nrelay_peers %zu\n"
                        "workspaces %zu\nworkspace_attendees %zu\n"
                        "signaling_connections %zu\n",
-             rooms, room_peers, calls, relay_peers, workspaces, attendees, sigconn_count(core));
+             c.rooms, c.room_peers, c.relay_calls, c.relay_peers, c.workspaces,
+             c.workspace_attendees, c.connections);
 }
 
 static void core_on_http_request(struct core *core, const struct ipc_frame *f)
@@ -173,7 +179,7 @@ static void core_on_http_request(struct core *core, const struct ipc_frame *f)
         snprintf(body, sizeof(body), "%zu", recorder_active(core->recorder));
         r.body = body;
     } else if (strcmp(m.path, "/signaling") == 0 || strcmp(m.path, "/api/signaling") == 0) {
-        core_signaling_counts(core, body, sizeof(body));
+        core_signaling_text(core, body, sizeof(body));
         r.body = body;
     } else if (strcmp(m.path, "/admin/sessions") == 0) { /* authorised by the transport */
         r.body = page = admin_sessions(core, m.accept, &r.content_type);

@@ -70,6 +70,16 @@ void core_set_draining(struct core *core, int on, const char *who);
 int core_reload(struct core *core, const char *who, char *err, size_t errlen, char *restart,
                 size_t restartlen);
 
+/* The signaling services' counts, as GET /signaling and the control
+ * socket's status show them. */
+struct signaling_counts {
+    size_t rooms, room_peers;
+    size_t relay_calls, relay_peers;
+    size_t workspaces, workspace_attendees;
+    size_t connections;
+};
+void core_signaling_counts(struct core *core, struct signaling_counts *c);
+
 /* Monotonic seconds, for durations and timeouts. */
 double core_now(void);
 

@@ -163,24 +163,16 @@ static const struct ipc_link_handler worker_link_handler = {
 
 /* ---- spawning ------------------------------------------------------------ */
 
-static int pool_spawn(struct pool *pool)
+pid_t pool_spawn_child(const struct config *cfg, char *const argv[], const char *what, int *fd)
 {
-    struct config *cfg = pool->core->cfg;
-    int sv[2] = {-1, -1};
     posix_spawn_file_actions_t fa;
+    int sv[2];
     pid_t pid;
-    struct worker *w;
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         log_error("socketpair: %s", strerror(errno));
         return -1;
     }
-    const char *level = cfg->log_level == LOG_LEVEL_DEBUG  ? "debug"
-                        : cfg->log_level == LOG_LEVEL_WARN ? "warn"
-                        : cfg->log_level == LOG_LEVEL_ERROR ? "error"
-                                                            : "info";
-    char *argv[] = {cfg->worker_path, "--ipc-fd", "3", "--log-level", (char *)level, NULL};
-
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
     posix_spawn_file_actions_addclosefrom_np(&fa, 4);
@@ -188,25 +180,44 @@ static int pool_spawn(struct pool *pool)
     posix_spawn_file_actions_destroy(&fa);
     close(sv[1]);
     if (rc != 0) {
-        log_error("cannot start worker %s: %s", cfg->worker_path, strerror(rc));
+        log_error("cannot start %s %s: %s", what, cfg->worker_path, strerror(rc));
         close(sv[0]);
         return -1;
     }
+    evutil_make_socket_nonblocking(sv[0]);
+    *fd = sv[0];
+    return pid;
+}
 
+static int pool_spawn(struct pool *pool)
+{
+    struct config *cfg = pool->core->cfg;
+    int fd;
+    pid_t pid;
+    struct worker *w;
+
+    const char *level = cfg->log_level == LOG_LEVEL_DEBUG  ? "debug"
+                        : cfg->log_level == LOG_LEVEL_WARN ? "warn"
+                        : cfg->log_level == LOG_LEVEL_ERROR ? "error"
+                                                            : "info";
+    char *argv[] = {cfg->worker_path, "--ipc-fd", "3", "--log-level", (char *)level, NULL};
+
+    pid = pool_spawn_child(cfg, argv, "worker", &fd);
+    if (pid < 0)
+        return -1;
     w = calloc(1, sizeof(*w));
     if (!w) {
         kill(pid, SIGKILL);
-        close(sv[0]);
+        close(fd);
         return -1; /* reaped later as an unknown child */
     }
-    evutil_make_socket_nonblocking(sv[0]);
     w->pool = pool;
     w->pid = pid;
     w->state = WORKER_STARTING;
     w->spawned_at = w->last_seen = core_now();
-    w->link = ipc_link_new(pool->core->base, sv[0], &worker_link_handler, w);
+    w->link = ipc_link_new(pool->core->base, fd, &worker_link_handler, w);
     if (!w->link) {
-        close(sv[0]);
+        close(fd);
         w->exit_deadline = core_now();
     }
     TAILQ_INSERT_TAIL(&pool->workers, w, entry);

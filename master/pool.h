@@ -16,6 +16,7 @@
 
 #include "ipc.h"
 
+struct config;
 struct core;
 struct pool;
 struct worker;
@@ -54,6 +55,13 @@ void pool_kill(struct worker *w, const char *why);
 int worker_send(struct worker *w, uint16_t type, uint64_t id, char *payload_owned);
 pid_t worker_pid(const struct worker *w);
 long long worker_bytes(const struct worker *w);
+
+/* Start cfg->worker_path with argv (argv[0] is the path) and a socketpair end
+ * as fd 3, every other fd closed and the scrubbed environment
+ * (config_child_environ).  Returns the child's pid and stores our end,
+ * non-blocking, in *fd; -1 (logged as `what`) if it could not start.  The
+ * child is reaped by pool_reap. */
+pid_t pool_spawn_child(const struct config *cfg, char *const argv[], const char *what, int *fd);
 
 /* SIGCHLD: reap every exited child. */
 void pool_reap(struct pool *pool);

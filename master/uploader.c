@@ -3,14 +3,11 @@
  */
 #include "uploader.h"
 
-#include <errno.h>
 #include <glib.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +15,7 @@
 #include "ipc_link.h"
 #include "ipc_msg.h"
 #include "log.h"
+#include "pool.h"
 
 struct uploader {
     struct core *core;
@@ -108,38 +106,23 @@ struct uploader *uploader_start(struct core *core, const char *path, const char 
 {
     struct config *cfg = core->cfg;
     struct ipc_upload m = {.path = path, .key = key};
-    posix_spawn_file_actions_t fa;
-    int sv[2];
-    pid_t pid;
-
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        log_error("socketpair: %s", strerror(errno));
-        return NULL;
-    }
     char *argv[] = {cfg->worker_path, "--upload", "--ipc-fd", "3", NULL};
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-    int rc = posix_spawn(&pid, cfg->worker_path, &fa, NULL, argv, config_child_environ());
-    posix_spawn_file_actions_destroy(&fa);
-    close(sv[1]);
-    if (rc != 0) {
-        log_error("cannot start the uploader %s: %s", cfg->worker_path, strerror(rc));
-        close(sv[0]);
+    int fd;
+    pid_t pid = pool_spawn_child(cfg, argv, "the uploader", &fd);
+
+    if (pid < 0)
         return NULL;
-    }
     struct uploader *u = g_new0(struct uploader, 1);
     u->core = core;
     u->pid = pid;
     u->key = g_strdup(key);
     u->cb = cb;
     u->user = user;
-    evutil_make_socket_nonblocking(sv[0]);
-    u->link = ipc_link_new(core->base, sv[0], &uploader_handler, u);
+    u->link = ipc_link_new(core->base, fd, &uploader_handler, u);
     uploader_s3_settings(cfg, &m.s3, 0); /* a retry runs until S3 answers, or the spool's deadline */
     if (!u->link || ipc_link_send_owned(u->link, IPC_W_UPLOAD, 0, ipc_upload_encode(&m)) != 0) {
         if (!u->link)
-            close(sv[0]);
+            close(fd);
         kill(pid, SIGKILL);
         u->cb = NULL;
         uploader_free(u);

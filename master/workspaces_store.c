@@ -6,7 +6,6 @@
 #include "workspaces_store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,40 +200,14 @@ static json_t *store_workspace_json(const struct workspace *w)
     return o;
 }
 
-static int store_write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int store_fsync_dir(const char *path)
-{
-    gchar *dir = g_path_get_dirname(path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    g_free(dir);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int workspaces_store_save(const char *path, GHashTable *by_id, char *err, size_t errlen)
 {
     GHashTableIter it;
     gpointer value;
     json_t *list = json_array();
-    char *text = NULL;
-    char *tmp = g_strconcat(path, ".tmp", NULL);
-    int fd = -1, rc = -1;
+    char *text = NULL, *line = NULL;
+    GError *gerr = NULL;
+    int rc = -1;
 
     g_hash_table_iter_init(&it, by_id);
     while (g_hash_table_iter_next(&it, NULL, &value))
@@ -244,25 +217,18 @@ int workspaces_store_save(const char *path, GHashTable *by_id, char *err, size_t
         snprintf(err, errlen, "cannot encode the workspaces");
         goto error;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || store_write_all(fd, text, strlen(text)) != 0 ||
-        store_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        goto error;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) != 0 || store_fsync_dir(path) != 0) {
-        snprintf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
+    /* a temporary file, fsynced, renamed over path, and the directory fsynced */
+    line = g_strconcat(text, "\n", NULL);
+    if (!g_file_set_contents_full(path, line, -1,
+                                  G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                  0600, &gerr)) {
+        snprintf(err, errlen, "cannot write %s: %s", path, gerr->message);
         goto error;
     }
     rc = 0;
 error:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        unlink(tmp);
+    g_clear_error(&gerr);
+    g_free(line);
     free(text);
-    g_free(tmp);
     return rc;
 }

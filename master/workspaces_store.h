@@ -12,9 +12,9 @@
  *     "pin_hash":"pbkdf2:sha256:50000$...$...",
  *     "attendees":[{"id":"0123456789abcdef","name":"Ann","owner":true}, ...]}]}
  *
- * Saving writes PATH.tmp, fsyncs it, renames it over PATH and fsyncs the
- * directory, so a crash leaves the old file or the new one, never half of
- * one.  Loading validates everything; a file that does not parse or breaks
+ * Saving writes a temporary file, fsyncs it, renames it over PATH and fsyncs
+ * the directory (g_file_set_contents_full), so a crash leaves the old file or
+ * the new one, never half of one.  Loading validates everything; a file that does not parse or breaks
  * a rule is an error naming the file and the problem, never silently
  * dropped (the server then refuses to start).
  */

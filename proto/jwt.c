@@ -23,11 +23,6 @@ static const char *const jwt_role_names[] = {"owner", "attendee", "share"};
 /* The only header we write; what we accept is checked field by field. */
 static const char jwt_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 
-const char *jwt_role_name(enum jwt_role role)
-{
-    return jwt_role_names[role];
-}
-
 char *jwt_b64url_encode(const void *data, size_t n)
 {
     gchar *b64 = g_base64_encode(data, n);

@@ -38,8 +38,6 @@ struct jwt_claims {
     int64_t exp;
 };
 
-const char *jwt_role_name(enum jwt_role role);
-
 /* A signed token for `claims` (malloc'd; free()), or NULL if the claims are
  * invalid (an id empty or too long, no attendee where one is needed). */
 char *jwt_sign(const struct jwt_claims *claims, const void *key, size_t keylen);

@@ -1,5 +1,6 @@
 /*
- * tests/unit/test_common.c - common/random.c, common/log.c and common/secret.c.
+ * tests/unit/test_common.c - common/hex.c, common/random.c, common/log.c and
+ * common/secret.c.
  */
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -10,9 +11,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "log.h"
 #include "random.h"
 #include "secret.h"
+
+/* ---- hex_encode --------------------------------------------------------- */
+
+static void test_hex_encode(void)
+{
+    const unsigned char bytes[] = {0x00, 0x01, 0x7f, 0x80, 0xa5, 0xff};
+    char out[2 * sizeof(bytes) + 1];
+
+    memset(out, 'Z', sizeof(out));
+    hex_encode(bytes, sizeof(bytes), out);
+    g_assert_cmpstr(out, ==, "00017f80a5ff");
+    hex_encode(bytes, 0, out);
+    g_assert_cmpstr(out, ==, "");
+}
 
 /* ---- random_hex -------------------------------------------------------- */
 
@@ -287,6 +303,7 @@ static void test_secret_malformed(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/hex/encode", test_hex_encode);
     g_test_add_func("/random/length-charset", test_random_length_charset);
     g_test_add_func("/random/too-long", test_random_too_long);
     g_test_add_func("/random/differs", test_random_differs);
