@@ -57,7 +57,7 @@ static json_t *control_status(struct core *core)
                      "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
                      "version", WV_VERSION, "uptime_s", (json_int_t)(time(NULL) - core->started),
                      "config_file", core->cfg->config_file, "draining",
-                     core->draining || core->stopping, "stopping", core->stopping, "sessions",
+                     core->draining, "stopping", core->stopping, "sessions",
                      (json_int_t)recorder_active(core->recorder), "workers", "idle", st.idle,
                      "busy", st.busy, "starting", st.starting, "exiting", st.exiting,
                      "pending_uploads", (json_int_t)spool_pending(core->spool), "signaling",

@@ -351,7 +351,7 @@ static void recorder_on_start(struct rconn *rc, const struct client_msg *msg)
         rconn_error(rc, "a session is already running on this connection");
         return;
     }
-    if (rec->core->stopping || rec->core->draining) {
+    if (rec->core->draining) { /* also set while stopping */
         rconn_error(rc, "the server is draining: it takes no new sessions; "
                         "try again shortly or on another server");
         return;
