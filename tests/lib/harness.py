@@ -5,10 +5,15 @@ and `require`, a free port, whether we already run inside the namespace, and
 how a script gets there.
 """
 
+import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import time
+from typing import Awaitable, Callable, Optional
 
 SERVER_IP = "10.77.0.1"  # tv0, see tests/lib/netns.sh
 CLIENT_IP = "10.77.0.2"  # tv1
@@ -40,19 +45,40 @@ def in_test_namespace() -> bool:
     return {("tv0", SERVER_IP), ("tv1", CLIENT_IP)} <= found
 
 
-def enter_test_namespace(script: str) -> int:
+def enter_test_namespace(script: str, check: Optional[Callable[[], int]] = None) -> int:
     """Re-run `script` (with this process's arguments) inside the private
     network namespace of tests/lib/netns.sh unless already there.  Returns
     only when already inside (0), or with the exit status to end with: 77
-    (skip: not root), 2 (the namespace came up without its addresses)."""
+    (skip: not root), 2 (the namespace came up without its addresses), or
+    what `check` (the script's own requirements, tried once root is known)
+    returned when not 0."""
     if in_test_namespace():
         return 0
     if os.geteuid() != 0:
         print("skipped: must run as root (inside tests/lib/netns.sh)", file=sys.stderr)
         return 77
+    status = check() if check else 0
+    if status:
+        return status
     if os.environ.get("WV_E2E_REEXEC"):
         print("tests/lib/netns.sh did not set up tv0/tv1", file=sys.stderr)
         return 2
     os.environ["WV_E2E_REEXEC"] = "1"
     netns = os.path.join(os.path.dirname(os.path.abspath(__file__)), "netns.sh")
     os.execv(netns, [netns, "/usr/bin/python3", os.path.abspath(script)] + sys.argv[1:])
+
+
+def run_in_workdir(prefix: str, run: Callable[[str], Awaitable[int]], keep: bool,
+                   kept_note: str = "") -> int:
+    """asyncio.run(run(workdir)) in a fresh temporary directory; print the
+    time taken; remove the directory after a pass unless `keep`, else say
+    where it was kept."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    t0 = time.monotonic()
+    status = asyncio.run(run(workdir))
+    print(f"# total {time.monotonic() - t0:.1f} s", flush=True)
+    if status == 0 and not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"# kept {workdir}{kept_note}", flush=True)
+    return status
