@@ -6,6 +6,7 @@ how a script gets there.
 """
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Awaitable, Callable, Optional
+from typing import Awaitable, Callable, List, Optional
 
 SERVER_IP = "10.77.0.1"  # tv0, see tests/lib/netns.sh
 CLIENT_IP = "10.77.0.2"  # tv1
@@ -26,6 +27,37 @@ class CaseFailed(Exception):
 def require(condition: bool, reason: str) -> None:
     if not condition:
         raise CaseFailed(reason)
+
+
+class Results:
+    """Named checks: `with results.check(NAME, detail_list):` passes unless the
+    block raises; text appended to detail_list is printed after `ok NAME`
+    (after the time taken too when `timed`).  A FAIL line is followed by
+    what tail() returns: a subclass's log lines worth seeing."""
+
+    def __init__(self, timed: bool = False):
+        self.failed: List[str] = []
+        self.passed: List[str] = []
+        self.timed = timed
+
+    def tail(self) -> str:
+        return ""
+
+    @contextlib.contextmanager
+    def check(self, name: str, detail: Optional[list] = None):
+        t0 = time.monotonic()
+        try:
+            yield
+        except Exception as e:  # one failed check, whatever raised
+            self.failed.append(name)
+            text = e if isinstance(e, CaseFailed) else f"{type(e).__name__}: {e}"
+            print(f"FAIL {name}: {' '.join(str(text).split())}", flush=True)
+            for line in self.tail().splitlines():
+                print("    | " + line[:300], flush=True)
+        else:
+            self.passed.append(name)
+            notes = ([f"{time.monotonic() - t0:.1f} s"] if self.timed else []) + (detail or [])
+            print(f"ok {name}" + (f"  # {'; '.join(notes)}" if notes else ""), flush=True)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

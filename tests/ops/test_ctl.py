@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LIB = os.path.join(os.path.dirname(HERE), "lib")
 sys.path.insert(0, LIB)
 
+import harness  # noqa: E402
 from harness import (CLIENT_IP, SERVER_IP, CaseFailed, free_port,  # noqa: E402
                      enter_test_namespace, require, run_in_workdir)
 
@@ -144,26 +145,11 @@ class Server:
             self.proc.wait()
 
 
-class Results:
-    def __init__(self):
-        self.failed: List[str] = []
-        self.passed: List[str] = []
-        self.server: Optional[Server] = None
+class Results(harness.Results):
+    server: Optional[Server] = None
 
-    @contextlib.contextmanager
-    def check(self, name: str, detail: Optional[list] = None):
-        try:
-            yield
-        except Exception as e:  # one failed check, whatever raised
-            self.failed.append(name)
-            text = e if isinstance(e, CaseFailed) else f"{type(e).__name__}: {e}"
-            print(f"FAIL {name}: {' '.join(str(text).split())}", flush=True)
-            if self.server:
-                for line in self.server.log_tail(15).splitlines():
-                    print("    | " + line[:300], flush=True)
-        else:
-            self.passed.append(name)
-            print(f"ok {name}" + (f"  # {'; '.join(detail)}" if detail else ""), flush=True)
+    def tail(self) -> str:
+        return self.server.log_tail(15) if self.server else ""
 
 
 def good_recording(path: str, seconds: Optional[float] = None) -> str:

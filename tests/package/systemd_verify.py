@@ -48,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LIB = os.path.join(os.path.dirname(HERE), "lib")
 sys.path.insert(0, LIB)
 
+import harness  # noqa: E402
 from harness import CLIENT_IP, SERVER_IP, CaseFailed, enter_test_namespace, require  # noqa: E402
 
 UNIT = "webrtc-video.service"
@@ -183,28 +184,16 @@ class Guest:
         self.log.close()
 
 
-class Results:
+class Results(harness.Results):
     def __init__(self, guest: Optional[Guest] = None):
-        self.failed: List[str] = []
-        self.passed: List[str] = []
+        super().__init__()
         self.guest = guest
 
-    @contextlib.contextmanager
-    def check(self, name: str, detail: Optional[list] = None):
-        try:
-            yield
-        except Exception as e:
-            self.failed.append(name)
-            text = e if isinstance(e, CaseFailed) else f"{type(e).__name__}: {e}"
-            print(f"FAIL {name}: {' '.join(str(text).split())}", flush=True)
-            if self.guest:
-                j = self.guest.run("journalctl", "--no-pager", "-o", "cat", "-n", "15", "-u",
-                                   UNIT).stdout
-                for line in j.splitlines():
-                    print("    | " + line[:300], flush=True)
-        else:
-            self.passed.append(name)
-            print(f"ok {name}" + (f"  # {'; '.join(detail)}" if detail else ""), flush=True)
+    def tail(self) -> str:
+        if not self.guest:
+            return ""
+        return self.guest.run("journalctl", "--no-pager", "-o", "cat", "-n", "15", "-u",
+                              UNIT).stdout
 
 
 async def wait_state(guest: Guest, want: str, timeout: float) -> str:
