@@ -1,6 +1,17 @@
-// tests/browser/stats.js - getStats() summaries shared by the test pages
-// (recorder.html, client.html): what the browser really sends and receives.
+// tests/browser/stats.js - what the test pages (recorder.html, client.html)
+// share: getStats() summaries of what the browser really sends and receives,
+// and log(), the timestamped trace record.mjs reads back.
 'use strict';
+
+window.result = null;
+window.trace = [];
+const t0 = performance.now();
+function log(...args) {
+  const line = ((performance.now() - t0) / 1000).toFixed(3) + ' ' +
+      args.map(a => typeof a === 'string' ? a : JSON.stringify(a)).join(' ');
+  window.trace.push(line);
+  document.getElementById('log').textContent += line + '\n';
+}
 
 function mimeTypes(codecs) {
   const out = [];

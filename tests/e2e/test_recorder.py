@@ -30,11 +30,9 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -47,7 +45,7 @@ sys.path.insert(0, LIB)
 import recorder_client as rc  # noqa: E402
 from recorder_client import RecorderClient, RecorderError  # noqa: E402
 from harness import (CLIENT_IP, SERVER_IP, CaseFailed, free_port,  # noqa: E402
-                     enter_test_namespace, require)
+                     enter_test_namespace, require, run_in_workdir)
 
 RECORD_SECONDS = 4.0
 SHORT_SECONDS = 3.0
@@ -945,15 +943,8 @@ def main() -> int:
     args.master = os.path.abspath(args.master)
     args.worker = os.path.abspath(args.worker) if args.worker else None
 
-    workdir = tempfile.mkdtemp(prefix="wv-e2e-")
-    t0 = time.monotonic()
-    status = asyncio.run(run(args, workdir))
-    print(f"# total {time.monotonic() - t0:.1f} s", flush=True)
-    if status == 0 and not args.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
-    else:
-        print(f"# kept {workdir} (master.log, storage/, downloaded recordings)", flush=True)
-    return status
+    return run_in_workdir("wv-e2e-", lambda workdir: run(args, workdir), args.keep,
+                          " (master.log, storage/, downloaded recordings)")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -60,6 +59,7 @@ sys.path.insert(0, HERE)
 import recorder_client as rc  # noqa: E402
 from recorder_client import RecorderClient  # noqa: E402
 from harness import CLIENT_IP, CaseFailed, free_port, enter_test_namespace, require  # noqa: E402
+from harness import run_in_workdir  # noqa: E402
 from test_recorder import Results, Server, close_quietly, start_connected  # noqa: E402
 from s3 import ACCESS_KEY, REGION, S3rver, boto3_client  # noqa: E402
 from s3proxy import S3Proxy  # noqa: E402
@@ -688,15 +688,7 @@ def main() -> int:
     args.worker = os.path.abspath(args.worker) if args.worker else None
     CTL = os.path.abspath(args.ctl) if args.ctl else os.path.join(
         os.path.dirname(args.master), "ctl", "webrtc-videoctl")
-    workdir = tempfile.mkdtemp(prefix="wv-s3e2e-")
-    t0 = time.monotonic()
-    status = asyncio.run(run(args, workdir))
-    print(f"# total {time.monotonic() - t0:.1f} s", flush=True)
-    if status == 0 and not args.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
-    else:
-        print(f"# kept {workdir}", flush=True)
-    return status
+    return run_in_workdir("wv-s3e2e-", lambda workdir: run(args, workdir), args.keep)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,8 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,7 +47,7 @@ sys.path.insert(0, LIB)
 sys.path.insert(0, HERE)
 
 import recorder_client as rc  # noqa: E402
-from harness import CLIENT_IP, SERVER_IP, enter_test_namespace, require  # noqa: E402
+from harness import CLIENT_IP, SERVER_IP, enter_test_namespace, require, run_in_workdir  # noqa: E402
 from test_recorder import Results, Server, hold_until, run_master, start_connected  # noqa: E402
 
 USER = "operator"
@@ -344,13 +342,7 @@ def main() -> int:
         return status
     args.master = os.path.abspath(args.master)
     args.worker = os.path.abspath(args.worker) if args.worker else None
-    workdir = tempfile.mkdtemp(prefix="wv-www-")
-    status = asyncio.run(run(args, workdir))
-    if status == 0 and not args.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
-    else:
-        print(f"# kept {workdir}", flush=True)
-    return status
+    return run_in_workdir("wv-www-", lambda workdir: run(args, workdir), args.keep)
 
 
 if __name__ == "__main__":

@@ -24,14 +24,12 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import stat
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from typing import List, Optional
 
@@ -39,8 +37,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LIB = os.path.join(os.path.dirname(HERE), "lib")
 sys.path.insert(0, LIB)
 
+import harness  # noqa: E402
 from harness import (CLIENT_IP, SERVER_IP, CaseFailed, free_port,  # noqa: E402
-                     in_test_namespace, require)
+                     enter_test_namespace, require, run_in_workdir)
 
 RECORD_SECONDS = 3.0
 
@@ -146,26 +145,11 @@ class Server:
             self.proc.wait()
 
 
-class Results:
-    def __init__(self):
-        self.failed: List[str] = []
-        self.passed: List[str] = []
-        self.server: Optional[Server] = None
+class Results(harness.Results):
+    server: Optional[Server] = None
 
-    @contextlib.contextmanager
-    def check(self, name: str, detail: Optional[list] = None):
-        try:
-            yield
-        except Exception as e:  # one failed check, whatever raised
-            self.failed.append(name)
-            text = e if isinstance(e, CaseFailed) else f"{type(e).__name__}: {e}"
-            print(f"FAIL {name}: {' '.join(str(text).split())}", flush=True)
-            if self.server:
-                for line in self.server.log_tail(15).splitlines():
-                    print("    | " + line[:300], flush=True)
-        else:
-            self.passed.append(name)
-            print(f"ok {name}" + (f"  # {'; '.join(detail)}" if detail else ""), flush=True)
+    def tail(self) -> str:
+        return self.server.log_tail(15) if self.server else ""
 
 
 def good_recording(path: str, seconds: Optional[float] = None) -> str:
@@ -727,6 +711,16 @@ async def run(args, workdir: str) -> int:
     return 1 if results.failed else 0
 
 
+def have_aiortc() -> int:
+    try:
+        import aiortc  # noqa: F401
+        import websockets  # noqa: F401
+    except ImportError:
+        print("skipped: /usr/bin/python3 lacks aiortc or websockets", file=sys.stderr)
+        return 77
+    return 0
+
+
 def main() -> int:
     root = os.path.dirname(os.path.dirname(HERE))
     p = argparse.ArgumentParser(description="Operations test: control socket and CLI.")
@@ -736,33 +730,14 @@ def main() -> int:
     p.add_argument("--case", action="append", choices=[n for n, _ in CASES])
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args()
-    if not in_test_namespace():
-        if os.geteuid() != 0:
-            print("skipped: must run as root (inside tests/lib/netns.sh)", file=sys.stderr)
-            return 77
-        try:
-            import aiortc  # noqa: F401
-            import websockets  # noqa: F401
-        except ImportError:
-            print("skipped: /usr/bin/python3 lacks aiortc or websockets", file=sys.stderr)
-            return 77
-        if os.environ.get("WV_OPS_REEXEC"):
-            print("tests/lib/netns.sh did not set up tv0/tv1", file=sys.stderr)
-            return 2
-        os.environ["WV_OPS_REEXEC"] = "1"
-        netns = os.path.join(LIB, "netns.sh")
-        os.execv(netns, [netns, "/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
+    status = enter_test_namespace(__file__, have_aiortc)
+    if status:
+        return status
     for attr in ("master", "worker", "ctl"):
         setattr(args, attr, os.path.abspath(getattr(args, attr)))
     global rc
     import recorder_client as rc  # noqa: E402 (needs aiortc: only inside the namespace)
-    workdir = tempfile.mkdtemp(prefix="wv-ops-")
-    status = asyncio.run(run(args, workdir))
-    if status == 0 and not args.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
-    else:
-        print(f"# kept {workdir}", flush=True)
-    return status
+    return run_in_workdir("wv-ops-", lambda workdir: run(args, workdir), args.keep)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LIB = os.path.join(os.path.dirname(HERE), "lib")
 sys.path.insert(0, LIB)
 
-from harness import CLIENT_IP, SERVER_IP, CaseFailed, in_test_namespace, require  # noqa: E402
+import harness  # noqa: E402
+from harness import CLIENT_IP, SERVER_IP, CaseFailed, enter_test_namespace, require  # noqa: E402
 
 UNIT = "webrtc-video.service"
 PORT = 8080  # the packaged config's listen address
@@ -183,28 +184,16 @@ class Guest:
         self.log.close()
 
 
-class Results:
+class Results(harness.Results):
     def __init__(self, guest: Optional[Guest] = None):
-        self.failed: List[str] = []
-        self.passed: List[str] = []
+        super().__init__()
         self.guest = guest
 
-    @contextlib.contextmanager
-    def check(self, name: str, detail: Optional[list] = None):
-        try:
-            yield
-        except Exception as e:
-            self.failed.append(name)
-            text = e if isinstance(e, CaseFailed) else f"{type(e).__name__}: {e}"
-            print(f"FAIL {name}: {' '.join(str(text).split())}", flush=True)
-            if self.guest:
-                j = self.guest.run("journalctl", "--no-pager", "-o", "cat", "-n", "15", "-u",
-                                   UNIT).stdout
-                for line in j.splitlines():
-                    print("    | " + line[:300], flush=True)
-        else:
-            self.passed.append(name)
-            print(f"ok {name}" + (f"  # {'; '.join(detail)}" if detail else ""), flush=True)
+    def tail(self) -> str:
+        if not self.guest:
+            return ""
+        return self.guest.run("journalctl", "--no-pager", "-o", "cat", "-n", "15", "-u",
+                              UNIT).stdout
 
 
 async def wait_state(guest: Guest, want: str, timeout: float) -> str:
@@ -373,6 +362,13 @@ async def run(args) -> int:
     return 1 if results.failed else 0
 
 
+def have_systemd() -> int:
+    if not os.path.exists("/lib/systemd/systemd"):
+        print("systemd (Debian package systemd) is not installed", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description="The packaged unit under a real systemd.")
     p.add_argument("--deb", required=True, help="the webrtc-video .deb")
@@ -384,19 +380,9 @@ def main() -> int:
     p.add_argument("--keep", action="store_true")
     args = p.parse_args()
     args.deb = os.path.abspath(args.deb)
-    if not in_test_namespace():
-        if os.geteuid() != 0:
-            print("skipped: must run as root", file=sys.stderr)
-            return 77
-        if not os.path.exists("/lib/systemd/systemd"):
-            print("systemd (Debian package systemd) is not installed", file=sys.stderr)
-            return 2
-        if os.environ.get("WV_SYSTEMD_REEXEC"):
-            print("tests/lib/netns.sh did not set up tv0/tv1", file=sys.stderr)
-            return 2
-        os.environ["WV_SYSTEMD_REEXEC"] = "1"
-        netns = os.path.join(LIB, "netns.sh")
-        os.execv(netns, [netns, "/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
+    status = enter_test_namespace(__file__, have_systemd)
+    if status:
+        return status
     return asyncio.run(run(args))
 
 

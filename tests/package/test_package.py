@@ -38,13 +38,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import List, Optional
+from typing import List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
-from harness import CaseFailed, free_port, require  # noqa: E402
+from harness import Results, free_port, require  # noqa: E402
 
 WORKER = "/usr/libexec/webrtc-video/webrtc-video-worker"
 CONFIG = "/etc/webrtc-video/webrtc-video.conf"
@@ -55,26 +55,6 @@ EXPECTED = ["/usr/bin/webrtc-video", "/usr/bin/webrtc-videoctl", WORKER, CONFIG,
             "/usr/share/doc/webrtc-video/copyright"]
 RUNTIME_DEPENDS = ["gstreamer1.0-plugins-base", "gstreamer1.0-plugins-good",
                    "gstreamer1.0-plugins-bad", "gstreamer1.0-nice"]
-
-
-class Results:
-    def __init__(self):
-        self.failed: List[str] = []
-        self.passed: List[str] = []
-
-    @contextlib.contextmanager
-    def check(self, name: str, detail: Optional[list] = None):
-        t0 = time.monotonic()
-        try:
-            yield
-        except Exception as e:
-            self.failed.append(name)
-            text = e if isinstance(e, CaseFailed) else f"{type(e).__name__}: {e}"
-            print(f"FAIL {name}: {text}", flush=True)
-        else:
-            self.passed.append(name)
-            note = f"{time.monotonic() - t0:.1f} s" + (f"; {'; '.join(detail)}" if detail else "")
-            print(f"ok {name}  # {note}", flush=True)
 
 
 def run(*argv: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
@@ -232,7 +212,7 @@ def main() -> int:
         return 77
     tmp = tempfile.mkdtemp(prefix="wv-package-")
     out, root = os.path.join(tmp, "out"), os.path.join(tmp, "root")
-    results = Results()
+    results = Results(timed=True)
     t0 = time.monotonic()
     deb = None
     with results.check("package/build", detail := []):

@@ -88,6 +88,20 @@ class Server:
             shutil.rmtree(self.tmp, ignore_errors=True)
         return status
 
+    def finish(self, failed, label):
+        """stop(), counting an unclean exit as one more failure (FAIL `label`);
+        keeps the directory, and says where the log is, only after a failure.
+        Returns the failures."""
+        status = self.stop(keep=True)
+        if status != 0:
+            print(f"FAIL {label}: the server exited with status {status} on SIGTERM")
+            failed += 1
+        if failed:
+            print(f"# master log kept in {self.log_path}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return failed
+
 
 # ---------------------------------------------------------------------------
 # Clients
@@ -662,14 +676,7 @@ async def run_group(args, name):
         failed += 1
         print(f"FAIL {name}: {e}")
     finally:
-        status = srv.stop(keep=True)
-        if status != 0:
-            print(f"FAIL {name}/clean-exit: the server exited with status {status} on SIGTERM")
-            failed += 1
-        if failed:
-            print(f"# master log kept in {srv.log_path}")
-        else:
-            shutil.rmtree(srv.tmp, ignore_errors=True)
+        failed = srv.finish(failed, f"{name}/clean-exit")
     return failed
 
 

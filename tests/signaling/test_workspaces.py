@@ -843,14 +843,7 @@ async def run_cases(args, cases):
                 break  # later cases build on earlier ones
         require(srv.proc.poll() is None, "the server died")
     finally:
-        status_ = srv.stop(keep=True)
-        if status_ != 0:
-            print(f"FAIL clean-exit: the server exited with status {status_} on SIGTERM")
-            failed += 1
-        if failed:
-            print(f"# master log kept in {srv.log_path}")
-        else:
-            shutil.rmtree(srv.tmp, ignore_errors=True)
+        failed = srv.finish(failed, "clean-exit")
         shutil.rmtree(tmp, ignore_errors=True)
     return failed
 
