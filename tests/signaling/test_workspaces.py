@@ -88,6 +88,20 @@ def start_server(args, config):
     return Server(args.master, args.worker, ("--config", config))
 
 
+def stop_clean(srv):
+    """For a case's `finally`: SIGTERM the server and require a clean exit.
+    Its directory (master log, control socket) is removed only when the exit
+    was clean and no exception is on its way out of the case; otherwise it
+    is kept and named."""
+    failing = sys.exc_info()[0] is not None
+    status = srv.stop(keep=True)
+    if failing or status != 0:
+        print(f"# master log kept in {srv.log_path}", flush=True)
+    else:
+        shutil.rmtree(srv.tmp, ignore_errors=True)
+    require(status == 0, "clean exit")
+
+
 class WsClient(Client):
     """A /workspaces client: sends envelopes, remembers its token."""
 
@@ -585,7 +599,7 @@ async def persistence(args, tmp):
         require(saved["workspaces"][0]["pin_hash"].startswith("pbkdf2:sha256:20000$"), f"{saved}")
         require(oct(os.stat(store).st_mode & 0o777) == "0o600", "storage file mode")
     finally:
-        require(srv.stop(keep=True) == 0, "clean exit")
+        stop_clean(srv)
     srv = start_server(args, conf)
     try:
         cnt = srv.counts()
@@ -614,7 +628,7 @@ async def persistence(args, tmp):
         await asyncio.sleep(0.5)
         require(json.load(open(store))["workspaces"] == [], "destroy not stored")
     finally:
-        require(srv.stop(keep=True) == 0, "clean exit")
+        stop_clean(srv)
     print("ok persistence/restart", flush=True)
     # a workspace nobody is in, whose tokens have all expired, is deleted at start-up
     old = int(time.time()) - 2 * 86400
@@ -630,7 +644,7 @@ async def persistence(args, tmp):
         require([w["id"] for w in json.load(open(store))["workspaces"]] == ["Recent1234"],
                 "the file still holds the expired workspace")
     finally:
-        require(srv.stop(keep=True) == 0, "clean exit")
+        stop_clean(srv)
     print("ok persistence/expired-workspaces-deleted", flush=True)
     # corrupt files: a clear start-up error, the file left alone
     for body, want in [('{"version":1,"workspaces":[{"id":', "corrupt or unreadable"),
@@ -722,7 +736,7 @@ async def turn(args, tmp):
     finally:
         coturn.terminate()
         coturn.wait(5)
-        require(srv.stop(keep=True) == 0, "clean exit")
+        stop_clean(srv)
 
 
 # ---------------------------------------------------------------------------
@@ -822,7 +836,7 @@ async def call(args, tmp):
     finally:
         for pc in pcs:
             await pc.close()
-        require(srv.stop(keep=True) == 0, "clean exit")
+        stop_clean(srv)
 
 
 # ---------------------------------------------------------------------------
