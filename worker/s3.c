@@ -416,6 +416,15 @@ static GTask *s3_request_new(struct s3_client *c, enum s3_op op, const char *met
     return task;
 }
 
+/* The caller hashed the body already (storage_s3 keeps the hash of every
+ * part it sends): sign with that instead of hashing the same bytes again.
+ * NULL, or not 64 hex digits: s3_request_start() computes it. */
+static void s3_request_set_payload_hash(struct s3_request *r, const char *hex)
+{
+    if (hex && strlen(hex) == SIGV4_SHA256_HEX_LEN)
+        g_strlcpy(r->payload_hash, hex, sizeof(r->payload_hash));
+}
+
 /* Signs msg afresh (x-amz-date now) and sets its headers. */
 static gboolean s3_request_sign(struct s3_request *r, SoupMessage *msg)
 {
@@ -490,7 +499,7 @@ static void s3_request_start(GTask *task)
         return;
     }
     const void *data = r->body ? g_bytes_get_data(r->body, &len) : "";
-    if (sigv4_sha256_hex(data, len, r->payload_hash) < 0) {
+    if (!r->payload_hash[0] && sigv4_sha256_hex(data, len, r->payload_hash) < 0) {
         g_task_return_new_error(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: SHA-256 failed",
                                 s3_op_names[r->op], r->key);
         g_object_unref(task);
@@ -666,11 +675,12 @@ static void s3_request_done(GObject *source, GAsyncResult *res, gpointer data)
 /* ---- operations ---------------------------------------------------------- */
 
 void s3_put_object_async(struct s3_client *c, const char *key, GBytes *body,
-                         const char *content_type, GCancellable *cancel,
+                         const char *body_sha256, const char *content_type, GCancellable *cancel,
                          GAsyncReadyCallback cb, gpointer user)
 {
     GTask *task = s3_request_new(c, S3_OP_PUT, "PUT", key, body, content_type, cancel, cb, user,
                                  s3_put_object_async);
+    s3_request_set_payload_hash(g_task_get_task_data(task), body_sha256);
     s3_request_start(task);
 }
 
@@ -698,11 +708,12 @@ char *s3_multipart_create_finish(struct s3_client *c, GAsyncResult *res, GError 
 }
 
 void s3_multipart_upload_part_async(struct s3_client *c, const char *key, const char *upload_id,
-                                    guint part_number, GBytes *body, GCancellable *cancel,
-                                    GAsyncReadyCallback cb, gpointer user)
+                                    guint part_number, GBytes *body, const char *body_sha256,
+                                    GCancellable *cancel, GAsyncReadyCallback cb, gpointer user)
 {
     GTask *task = s3_request_new(c, S3_OP_PART, "PUT", key, body, NULL, cancel, cb, user,
                                  s3_multipart_upload_part_async);
+    s3_request_set_payload_hash(g_task_get_task_data(task), body_sha256);
     if (part_number < 1 || part_number > S3_PART_NUMBER_MAX || s3_empty(upload_id)) {
         g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                                 "S3 UploadPart: part number %u (1..%u) or upload id invalid",

@@ -329,8 +329,8 @@ static void s3store_put(struct storage_s3 *s)
     EVP_Digest(g_bytes_get_data(body, NULL), s->size, md, NULL, EVP_sha256(), NULL);
     s3store_hex(md, s->sha256);
     s->hashed = 1;
-    s3_put_object_async(s->client, s->key, body, s3store_content_type(s->key), s->cancel,
-                        s3store_on_put, s);
+    s3_put_object_async(s->client, s->key, body, s->sha256, s3store_content_type(s->key),
+                        s->cancel, s3store_on_put, s);
     g_bytes_unref(body);
 }
 
@@ -441,7 +441,9 @@ static void s3store_send_part(struct storage_s3 *s, struct s3_part_rec *p)
         s3store_fail_read(s);
         return;
     }
+    char sent_hex[65];
     EVP_Digest(g_bytes_get_data(body, NULL), p->len, p->sent, NULL, EVP_sha256(), NULL);
+    s3store_hex(p->sent, sent_hex);
     struct part_op *op = g_new0(struct part_op, 1);
     op->s = s;
     op->part = p;
@@ -449,8 +451,8 @@ static void s3store_send_part(struct storage_s3 *s, struct s3_part_rec *p)
     s->in_flight++;
     log_debug("s3: %s part %u [%llu, +%llu)%s", s->key, p->number, (unsigned long long)p->offset,
               (unsigned long long)p->len, s->committed ? "" : " while recording");
-    s3_multipart_upload_part_async(s->client, s->key, s->upload_id, p->number, body, s->cancel,
-                                   s3store_on_part, op);
+    s3_multipart_upload_part_async(s->client, s->key, s->upload_id, p->number, body, sent_hex,
+                                   s->cancel, s3store_on_part, op);
     g_bytes_unref(body);
 }
 
