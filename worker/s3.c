@@ -416,6 +416,20 @@ static GTask *s3_request_new(struct s3_client *c, enum s3_op op, const char *met
     return task;
 }
 
+/* Ends task with an error before (or instead of) sending anything, and
+ * drops the reference the _async() call held. */
+static void G_GNUC_PRINTF(4, 5)
+s3_task_fail(GTask *task, GQuark domain, gint code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_task_return_new_error(task, domain, code, "%s", message);
+    g_free(message);
+    g_object_unref(task);
+}
+
 /* The caller hashed the body already (storage_s3 keeps the hash of every
  * part it sends): sign with that instead of hashing the same bytes again.
  * NULL, or not 64 hex digits: s3_request_start() computes it. */
@@ -477,9 +491,8 @@ static void s3_request_send(GTask *task)
     if (r->body) /* sets Content-Length: the body is never chunked */
         soup_message_set_request_body_from_bytes(r->msg, r->content_type, r->body);
     if (!s3_request_sign(r, r->msg)) {
-        g_task_return_new_error(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: signing failed",
-                                s3_op_names[r->op], r->key);
-        g_object_unref(task);
+        s3_task_fail(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: signing failed",
+                     s3_op_names[r->op], r->key);
         return;
     }
     soup_session_send_and_read_async(c->session, r->msg, G_PRIORITY_DEFAULT,
@@ -492,25 +505,22 @@ static void s3_request_start(GTask *task)
     GError *err = NULL;
     gsize len = 0;
     if (s3_empty(r->key) || s3_key_has_dot_segment(r->key)) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                "S3 %s \"%s\": an object key may not be empty nor have a "
-                                "\".\" or \"..\" segment", s3_op_names[r->op], r->key);
-        g_object_unref(task);
+        s3_task_fail(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "S3 %s \"%s\": an object key may not be empty nor have a "
+                     "\".\" or \"..\" segment", s3_op_names[r->op], r->key);
         return;
     }
     const void *data = r->body ? g_bytes_get_data(r->body, &len) : "";
     if (!r->payload_hash[0] && sigv4_sha256_hex(data, len, r->payload_hash) < 0) {
-        g_task_return_new_error(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: SHA-256 failed",
-                                s3_op_names[r->op], r->key);
-        g_object_unref(task);
+        s3_task_fail(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: SHA-256 failed",
+                     s3_op_names[r->op], r->key);
         return;
     }
     r->uri = s3_request_uri(r, &err);
     if (!r->uri) {
-        g_task_return_new_error(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: bad URL: %s",
-                                s3_op_names[r->op], r->key, err->message);
+        s3_task_fail(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: bad URL: %s",
+                     s3_op_names[r->op], r->key, err->message);
         g_error_free(err);
-        g_object_unref(task);
         return;
     }
     s3_request_send(task);
@@ -715,10 +725,9 @@ void s3_multipart_upload_part_async(struct s3_client *c, const char *key, const 
                                  s3_multipart_upload_part_async);
     s3_request_set_payload_hash(g_task_get_task_data(task), body_sha256);
     if (part_number < 1 || part_number > S3_PART_NUMBER_MAX || s3_empty(upload_id)) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                "S3 UploadPart: part number %u (1..%u) or upload id invalid",
-                                part_number, S3_PART_NUMBER_MAX);
-        g_object_unref(task);
+        s3_task_fail(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "S3 UploadPart: part number %u (1..%u) or upload id invalid",
+                     part_number, S3_PART_NUMBER_MAX);
         return;
     }
     char number[16];
@@ -764,10 +773,9 @@ void s3_multipart_complete_async(struct s3_client *c, const char *key, const cha
     GTask *task = s3_request_new(c, S3_OP_COMPLETE, "POST", key, body, "application/xml", cancel,
                                  cb, user, s3_multipart_complete_async);
     if (!body || s3_empty(upload_id)) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                "S3 CompleteMultipartUpload: no upload id, or parts not in "
-                                "ascending order 1..%u with their ETags", S3_PART_NUMBER_MAX);
-        g_object_unref(task);
+        s3_task_fail(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "S3 CompleteMultipartUpload: no upload id, or parts not in "
+                     "ascending order 1..%u with their ETags", S3_PART_NUMBER_MAX);
         return;
     }
     g_bytes_unref(body);
@@ -787,9 +795,8 @@ void s3_multipart_abort_async(struct s3_client *c, const char *key, const char *
     GTask *task = s3_request_new(c, S3_OP_ABORT, "DELETE", key, NULL, NULL, cancel, cb, user,
                                  s3_multipart_abort_async);
     if (s3_empty(upload_id)) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                "S3 AbortMultipartUpload: no upload id");
-        g_object_unref(task);
+        s3_task_fail(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "S3 AbortMultipartUpload: no upload id");
         return;
     }
     s3_request_add_query(g_task_get_task_data(task), "uploadId", upload_id);
