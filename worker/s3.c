@@ -9,7 +9,7 @@
  * sends a Content-Length (never chunked), the retry loop (network errors,
  * 5xx, SlowDown, and two transient 4xx: 429 and RequestTimeout; exponential
  * backoff with full jitter, a fresh x-amz-date and signature on every
- * attempt) and reading S3's XML answers with GMarkup.
+ * attempt) and reading S3's XML answers (proto/s3_xml.c).
  *
  * The object key is percent-encoded once, by sigv4_uri_encode(), and handed
  * to libsoup already encoded (SOUP_HTTP_URI_FLAGS keep it as is), so the
@@ -27,6 +27,7 @@
 
 #include "config_build.h"
 #include "log.h"
+#include "s3_xml.h"
 #include "sigv4.h"
 
 #define S3_DEFAULT_ATTEMPTS 6
@@ -263,81 +264,6 @@ char *s3_client_object_url(struct s3_client *c, const char *key)
     g_free(raw);
     g_free(path);
     return url;
-}
-
-/* ---- responses: S3's XML documents, read with GMarkup --------------------- */
-
-struct s3_xml {
-    char *root;      /* the root element's name */
-    char *code;      /* <Error><Code> */
-    char *message;   /* <Error><Message> */
-    char *upload_id; /* <InitiateMultipartUploadResult><UploadId> */
-    int depth;
-    GString *text;
-};
-
-static void s3_xml_start(GMarkupParseContext *ctx, const char *name, const char **attr_names,
-                         const char **attr_values, gpointer data, GError **error)
-{
-    struct s3_xml *x = data;
-    if (x->depth++ == 0)
-        x->root = g_strdup(name);
-    g_string_truncate(x->text, 0);
-}
-
-static void s3_xml_end(GMarkupParseContext *ctx, const char *name, gpointer data,
-                       GError **error)
-{
-    struct s3_xml *x = data;
-    if (x->depth-- == 2) { /* a direct child of the root */
-        char **slot = strcmp(name, "Code") == 0       ? &x->code
-                      : strcmp(name, "Message") == 0  ? &x->message
-                      : strcmp(name, "UploadId") == 0 ? &x->upload_id
-                                                      : NULL;
-        if (slot && !*slot)
-            *slot = g_strdup(g_strstrip(x->text->str));
-    }
-    g_string_truncate(x->text, 0);
-}
-
-static void s3_xml_text(GMarkupParseContext *ctx, const char *text, gsize len, gpointer data,
-                        GError **error)
-{
-    struct s3_xml *x = data;
-    g_string_append_len(x->text, text, (gssize)len);
-}
-
-/* Parses body into x; FALSE when it is not an XML document (x->root NULL). */
-static gboolean s3_xml_parse(GBytes *body, struct s3_xml *x)
-{
-    static const GMarkupParser parser = {s3_xml_start, s3_xml_end, s3_xml_text, NULL, NULL};
-    memset(x, 0, sizeof(*x));
-    x->text = g_string_new(NULL);
-    gsize len = 0;
-    const char *data = body ? g_bytes_get_data(body, &len) : NULL;
-    /* S3 may send whitespace before the document of a long-running
-     * CompleteMultipartUpload; the XML declaration is a processing
-     * instruction GMarkup passes over. */
-    while (len && g_ascii_isspace(*data)) {
-        data++;
-        len--;
-    }
-    if (!len)
-        return FALSE;
-    GMarkupParseContext *ctx = g_markup_parse_context_new(&parser, 0, x, NULL);
-    gboolean ok = g_markup_parse_context_parse(ctx, data, (gssize)len, NULL) &&
-                  g_markup_parse_context_end_parse(ctx, NULL);
-    g_markup_parse_context_free(ctx);
-    return ok && x->root;
-}
-
-static void s3_xml_clear(struct s3_xml *x)
-{
-    g_free(x->root);
-    g_free(x->code);
-    g_free(x->message);
-    g_free(x->upload_id);
-    g_string_free(x->text, TRUE);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -645,8 +571,10 @@ static void s3_request_done(GObject *source, GAsyncResult *res, gpointer data)
     }
 
     guint status = soup_message_get_status(r->msg);
+    gsize len = 0;
+    const char *xml = g_bytes_get_data(body, &len);
     struct s3_xml doc;
-    s3_xml_parse(body, &doc);
+    s3_xml_parse(xml ? xml : "", len, &doc);
     g_bytes_unref(body);
     gboolean error_doc = g_strcmp0(doc.root, "Error") == 0;
     if (status >= 200 && status < 300 && !error_doc) {
