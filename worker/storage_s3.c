@@ -46,6 +46,7 @@
 
 #include "log.h"
 #include "s3.h"
+#include "sigv4.h"
 #include "spool_meta.h"
 #include "storage.h"
 
@@ -96,12 +97,6 @@ struct part_op {
 
 static void s3store_pump(struct storage_s3 *s);
 static void s3store_fail(struct storage_s3 *s, const char *what, const GError *gerr);
-
-static void s3store_hex(const unsigned char *md, char out[65])
-{
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
 
 static const char *s3store_content_type(const char *key)
 {
@@ -327,7 +322,7 @@ static void s3store_put(struct storage_s3 *s)
         return;
     }
     EVP_Digest(g_bytes_get_data(body, NULL), s->size, md, NULL, EVP_sha256(), NULL);
-    s3store_hex(md, s->sha256);
+    sigv4_hex(md, 32, s->sha256);
     s->hashed = 1;
     s3_put_object_async(s->client, s->key, body, s->sha256, s3store_content_type(s->key),
                         s->cancel, s3store_on_put, s);
@@ -443,7 +438,7 @@ static void s3store_send_part(struct storage_s3 *s, struct s3_part_rec *p)
     }
     char sent_hex[65];
     EVP_Digest(g_bytes_get_data(body, NULL), p->len, p->sent, NULL, EVP_sha256(), NULL);
-    s3store_hex(p->sent, sent_hex);
+    sigv4_hex(p->sent, 32, sent_hex);
     struct part_op *op = g_new0(struct part_op, 1);
     op->s = s;
     op->part = p;
@@ -583,7 +578,7 @@ static void s3store_on_hashed(GObject *src, GAsyncResult *res, gpointer data)
         struct s3_part_rec *p = g_ptr_array_index(s->parts, i);
         memcpy(p->final, j->md[i], 32);
     }
-    s3store_hex(j->whole, s->sha256);
+    sigv4_hex(j->whole, 32, s->sha256);
     s->hashed = 1;
     s3store_check(s);
 }
