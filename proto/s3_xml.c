@@ -15,7 +15,9 @@ static void s3_xml_start(GMarkupParseContext *ctx, const char *name, const char 
                          const char **attr_values, gpointer data, GError **error)
 {
     struct s3_xml_parse *p = data;
-    if (p->depth++ == 0)
+    /* GMarkup reports a second top-level element before it fails the
+     * document: the first root stays (it used to be overwritten, leaked) */
+    if (p->depth++ == 0 && !p->x->root)
         p->x->root = g_strdup(name);
     g_string_truncate(p->text, 0);
 }
