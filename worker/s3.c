@@ -9,7 +9,7 @@
  * sends a Content-Length (never chunked), the retry loop (network errors,
  * 5xx, SlowDown, and two transient 4xx: 429 and RequestTimeout; exponential
  * backoff with full jitter, a fresh x-amz-date and signature on every
- * attempt) and reading S3's XML answers with GMarkup.
+ * attempt) and reading S3's XML answers (proto/s3_xml.c).
  *
  * The object key is percent-encoded once, by sigv4_uri_encode(), and handed
  * to libsoup already encoded (SOUP_HTTP_URI_FLAGS keep it as is), so the
@@ -27,6 +27,7 @@
 
 #include "config_build.h"
 #include "log.h"
+#include "s3_xml.h"
 #include "sigv4.h"
 
 #define S3_DEFAULT_ATTEMPTS 6
@@ -265,81 +266,6 @@ char *s3_client_object_url(struct s3_client *c, const char *key)
     return url;
 }
 
-/* ---- responses: S3's XML documents, read with GMarkup --------------------- */
-
-struct s3_xml {
-    char *root;      /* the root element's name */
-    char *code;      /* <Error><Code> */
-    char *message;   /* <Error><Message> */
-    char *upload_id; /* <InitiateMultipartUploadResult><UploadId> */
-    int depth;
-    GString *text;
-};
-
-static void s3_xml_start(GMarkupParseContext *ctx, const char *name, const char **attr_names,
-                         const char **attr_values, gpointer data, GError **error)
-{
-    struct s3_xml *x = data;
-    if (x->depth++ == 0)
-        x->root = g_strdup(name);
-    g_string_truncate(x->text, 0);
-}
-
-static void s3_xml_end(GMarkupParseContext *ctx, const char *name, gpointer data,
-                       GError **error)
-{
-    struct s3_xml *x = data;
-    if (x->depth-- == 2) { /* a direct child of the root */
-        char **slot = strcmp(name, "Code") == 0       ? &x->code
-                      : strcmp(name, "Message") == 0  ? &x->message
-                      : strcmp(name, "UploadId") == 0 ? &x->upload_id
-                                                      : NULL;
-        if (slot && !*slot)
-            *slot = g_strdup(g_strstrip(x->text->str));
-    }
-    g_string_truncate(x->text, 0);
-}
-
-static void s3_xml_text(GMarkupParseContext *ctx, const char *text, gsize len, gpointer data,
-                        GError **error)
-{
-    struct s3_xml *x = data;
-    g_string_append_len(x->text, text, (gssize)len);
-}
-
-/* Parses body into x; FALSE when it is not an XML document (x->root NULL). */
-static gboolean s3_xml_parse(GBytes *body, struct s3_xml *x)
-{
-    static const GMarkupParser parser = {s3_xml_start, s3_xml_end, s3_xml_text, NULL, NULL};
-    memset(x, 0, sizeof(*x));
-    x->text = g_string_new(NULL);
-    gsize len = 0;
-    const char *data = body ? g_bytes_get_data(body, &len) : NULL;
-    /* S3 may send whitespace before the document of a long-running
-     * CompleteMultipartUpload; the XML declaration is a processing
-     * instruction GMarkup passes over. */
-    while (len && g_ascii_isspace(*data)) {
-        data++;
-        len--;
-    }
-    if (!len)
-        return FALSE;
-    GMarkupParseContext *ctx = g_markup_parse_context_new(&parser, 0, x, NULL);
-    gboolean ok = g_markup_parse_context_parse(ctx, data, (gssize)len, NULL) &&
-                  g_markup_parse_context_end_parse(ctx, NULL);
-    g_markup_parse_context_free(ctx);
-    return ok && x->root;
-}
-
-static void s3_xml_clear(struct s3_xml *x)
-{
-    g_free(x->root);
-    g_free(x->code);
-    g_free(x->message);
-    g_free(x->upload_id);
-    g_string_free(x->text, TRUE);
-}
-
 /* ---- requests ------------------------------------------------------------ */
 
 static void s3_request_free(gpointer data)
@@ -416,6 +342,29 @@ static GTask *s3_request_new(struct s3_client *c, enum s3_op op, const char *met
     return task;
 }
 
+/* Ends task with an error before (or instead of) sending anything, and
+ * drops the reference the _async() call held. */
+static void G_GNUC_PRINTF(4, 5)
+s3_task_fail(GTask *task, GQuark domain, gint code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_task_return_new_error(task, domain, code, "%s", message);
+    g_free(message);
+    g_object_unref(task);
+}
+
+/* The caller hashed the body already (storage_s3 keeps the hash of every
+ * part it sends): sign with that instead of hashing the same bytes again.
+ * NULL, or not 64 hex digits: s3_request_start() computes it. */
+static void s3_request_set_payload_hash(struct s3_request *r, const char *hex)
+{
+    if (hex && strlen(hex) == SIGV4_SHA256_HEX_LEN)
+        g_strlcpy(r->payload_hash, hex, sizeof(r->payload_hash));
+}
+
 /* Signs msg afresh (x-amz-date now) and sets its headers. */
 static gboolean s3_request_sign(struct s3_request *r, SoupMessage *msg)
 {
@@ -468,9 +417,8 @@ static void s3_request_send(GTask *task)
     if (r->body) /* sets Content-Length: the body is never chunked */
         soup_message_set_request_body_from_bytes(r->msg, r->content_type, r->body);
     if (!s3_request_sign(r, r->msg)) {
-        g_task_return_new_error(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: signing failed",
-                                s3_op_names[r->op], r->key);
-        g_object_unref(task);
+        s3_task_fail(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: signing failed",
+                     s3_op_names[r->op], r->key);
         return;
     }
     soup_session_send_and_read_async(c->session, r->msg, G_PRIORITY_DEFAULT,
@@ -483,25 +431,22 @@ static void s3_request_start(GTask *task)
     GError *err = NULL;
     gsize len = 0;
     if (s3_empty(r->key) || s3_key_has_dot_segment(r->key)) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                "S3 %s \"%s\": an object key may not be empty nor have a "
-                                "\".\" or \"..\" segment", s3_op_names[r->op], r->key);
-        g_object_unref(task);
+        s3_task_fail(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "S3 %s \"%s\": an object key may not be empty nor have a "
+                     "\".\" or \"..\" segment", s3_op_names[r->op], r->key);
         return;
     }
     const void *data = r->body ? g_bytes_get_data(r->body, &len) : "";
-    if (sigv4_sha256_hex(data, len, r->payload_hash) < 0) {
-        g_task_return_new_error(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: SHA-256 failed",
-                                s3_op_names[r->op], r->key);
-        g_object_unref(task);
+    if (!r->payload_hash[0] && sigv4_sha256_hex(data, len, r->payload_hash) < 0) {
+        s3_task_fail(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: SHA-256 failed",
+                     s3_op_names[r->op], r->key);
         return;
     }
     r->uri = s3_request_uri(r, &err);
     if (!r->uri) {
-        g_task_return_new_error(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: bad URL: %s",
-                                s3_op_names[r->op], r->key, err->message);
+        s3_task_fail(task, S3_ERROR, S3_ERROR_CONFIG, "S3 %s %s: bad URL: %s",
+                     s3_op_names[r->op], r->key, err->message);
         g_error_free(err);
-        g_object_unref(task);
         return;
     }
     s3_request_send(task);
@@ -626,8 +571,10 @@ static void s3_request_done(GObject *source, GAsyncResult *res, gpointer data)
     }
 
     guint status = soup_message_get_status(r->msg);
+    gsize len = 0;
+    const char *xml = g_bytes_get_data(body, &len);
     struct s3_xml doc;
-    s3_xml_parse(body, &doc);
+    s3_xml_parse(xml ? xml : "", len, &doc);
     g_bytes_unref(body);
     gboolean error_doc = g_strcmp0(doc.root, "Error") == 0;
     if (status >= 200 && status < 300 && !error_doc) {
@@ -666,11 +613,12 @@ static void s3_request_done(GObject *source, GAsyncResult *res, gpointer data)
 /* ---- operations ---------------------------------------------------------- */
 
 void s3_put_object_async(struct s3_client *c, const char *key, GBytes *body,
-                         const char *content_type, GCancellable *cancel,
+                         const char *body_sha256, const char *content_type, GCancellable *cancel,
                          GAsyncReadyCallback cb, gpointer user)
 {
     GTask *task = s3_request_new(c, S3_OP_PUT, "PUT", key, body, content_type, cancel, cb, user,
                                  s3_put_object_async);
+    s3_request_set_payload_hash(g_task_get_task_data(task), body_sha256);
     s3_request_start(task);
 }
 
@@ -698,16 +646,16 @@ char *s3_multipart_create_finish(struct s3_client *c, GAsyncResult *res, GError 
 }
 
 void s3_multipart_upload_part_async(struct s3_client *c, const char *key, const char *upload_id,
-                                    guint part_number, GBytes *body, GCancellable *cancel,
-                                    GAsyncReadyCallback cb, gpointer user)
+                                    guint part_number, GBytes *body, const char *body_sha256,
+                                    GCancellable *cancel, GAsyncReadyCallback cb, gpointer user)
 {
     GTask *task = s3_request_new(c, S3_OP_PART, "PUT", key, body, NULL, cancel, cb, user,
                                  s3_multipart_upload_part_async);
+    s3_request_set_payload_hash(g_task_get_task_data(task), body_sha256);
     if (part_number < 1 || part_number > S3_PART_NUMBER_MAX || s3_empty(upload_id)) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                "S3 UploadPart: part number %u (1..%u) or upload id invalid",
-                                part_number, S3_PART_NUMBER_MAX);
-        g_object_unref(task);
+        s3_task_fail(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "S3 UploadPart: part number %u (1..%u) or upload id invalid",
+                     part_number, S3_PART_NUMBER_MAX);
         return;
     }
     char number[16];
@@ -753,10 +701,9 @@ void s3_multipart_complete_async(struct s3_client *c, const char *key, const cha
     GTask *task = s3_request_new(c, S3_OP_COMPLETE, "POST", key, body, "application/xml", cancel,
                                  cb, user, s3_multipart_complete_async);
     if (!body || s3_empty(upload_id)) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                "S3 CompleteMultipartUpload: no upload id, or parts not in "
-                                "ascending order 1..%u with their ETags", S3_PART_NUMBER_MAX);
-        g_object_unref(task);
+        s3_task_fail(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "S3 CompleteMultipartUpload: no upload id, or parts not in "
+                     "ascending order 1..%u with their ETags", S3_PART_NUMBER_MAX);
         return;
     }
     g_bytes_unref(body);
@@ -776,9 +723,8 @@ void s3_multipart_abort_async(struct s3_client *c, const char *key, const char *
     GTask *task = s3_request_new(c, S3_OP_ABORT, "DELETE", key, NULL, NULL, cancel, cb, user,
                                  s3_multipart_abort_async);
     if (s3_empty(upload_id)) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                "S3 AbortMultipartUpload: no upload id");
-        g_object_unref(task);
+        s3_task_fail(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "S3 AbortMultipartUpload: no upload id");
         return;
     }
     s3_request_add_query(g_task_get_task_data(task), "uploadId", upload_id);

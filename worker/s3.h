@@ -64,9 +64,11 @@ char *s3_client_object_url(struct s3_client *c, const char *key);
 /* prefix + key: the object key actually used in S3; g_free it. */
 char *s3_client_object_key(struct s3_client *c, const char *key);
 
-/* PUT one object whose bytes are `body`. */
+/* PUT one object whose bytes are `body`.  body_sha256: the hex SHA-256 of
+ * body when the caller already has it (signed as x-amz-content-sha256), or
+ * NULL to have it computed here. */
 void s3_put_object_async(struct s3_client *c, const char *key, GBytes *body,
-                         const char *content_type, GCancellable *cancel,
+                         const char *body_sha256, const char *content_type, GCancellable *cancel,
                          GAsyncReadyCallback cb, gpointer user);
 gboolean s3_put_object_finish(struct s3_client *c, GAsyncResult *res, GError **error);
 
@@ -75,9 +77,11 @@ void s3_multipart_create_async(struct s3_client *c, const char *key, const char 
                                GCancellable *cancel, GAsyncReadyCallback cb, gpointer user);
 char *s3_multipart_create_finish(struct s3_client *c, GAsyncResult *res, GError **error);
 
-/* UploadPart number 1..10000: gives the part's ETag (g_free it). */
+/* UploadPart number 1..10000: gives the part's ETag (g_free it).
+ * body_sha256 as for s3_put_object_async(). */
 void s3_multipart_upload_part_async(struct s3_client *c, const char *key, const char *upload_id,
-                                    guint part_number, GBytes *body, GCancellable *cancel,
+                                    guint part_number, GBytes *body, const char *body_sha256,
+                                    GCancellable *cancel,
                                     GAsyncReadyCallback cb, gpointer user);
 char *s3_multipart_upload_part_finish(struct s3_client *c, GAsyncResult *res, GError **error);
 

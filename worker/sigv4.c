@@ -15,7 +15,7 @@
 
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 
-static void sigv4_hex(const unsigned char *bytes, size_t n, char *out)
+void sigv4_hex(const unsigned char *bytes, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {

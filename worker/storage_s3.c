@@ -46,6 +46,7 @@
 
 #include "log.h"
 #include "s3.h"
+#include "sigv4.h"
 #include "spool_meta.h"
 #include "storage.h"
 
@@ -92,16 +93,14 @@ struct storage_s3 {
 struct part_op {
     struct storage_s3 *s;
     struct s3_part_rec *part;
+    /* read and hashed off the main loop (s3store_read_part_thread) */
+    int fd;
+    guint64 offset, len;
+    unsigned char sent[32];
 };
 
 static void s3store_pump(struct storage_s3 *s);
 static void s3store_fail(struct storage_s3 *s, const char *what, const GError *gerr);
-
-static void s3store_hex(const unsigned char *md, char out[65])
-{
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
 
 static const char *s3store_content_type(const char *key)
 {
@@ -289,13 +288,13 @@ static void s3store_on_put(GObject *src, GAsyncResult *res, gpointer data)
     s3store_succeed(s);
 }
 
-/* Read [off, off + len) of the spool file; NULL with errno on failure. */
-static GBytes *s3store_read(struct storage_s3 *s, guint64 off, guint64 len)
+/* Read [off, off + len) of the spool file fd; NULL with errno on failure. */
+static GBytes *s3store_read(int fd, guint64 off, guint64 len)
 {
     guchar *buf = g_malloc(len ? len : 1);
     guint64 got = 0;
     while (got < len) {
-        ssize_t n = pread(s->fd, buf + got, len - got, (off_t)(off + got));
+        ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -321,16 +320,16 @@ static void s3store_fail_read(struct storage_s3 *s)
 static void s3store_put(struct storage_s3 *s)
 {
     unsigned char md[32];
-    GBytes *body = s3store_read(s, 0, s->size);
+    GBytes *body = s3store_read(s->fd, 0, s->size);
     if (!body) {
         s3store_fail_read(s);
         return;
     }
     EVP_Digest(g_bytes_get_data(body, NULL), s->size, md, NULL, EVP_sha256(), NULL);
-    s3store_hex(md, s->sha256);
+    sigv4_hex(md, 32, s->sha256);
     s->hashed = 1;
-    s3_put_object_async(s->client, s->key, body, s3store_content_type(s->key), s->cancel,
-                        s3store_on_put, s);
+    s3_put_object_async(s->client, s->key, body, s->sha256, s3store_content_type(s->key),
+                        s->cancel, s3store_on_put, s);
     g_bytes_unref(body);
 }
 
@@ -434,24 +433,72 @@ static void s3store_on_part(GObject *src, GAsyncResult *res, gpointer data)
     s3store_pump(s);
 }
 
-static void s3store_send_part(struct storage_s3 *s, struct s3_part_rec *p)
+/* A part's bytes and their SHA-256, in a thread: a part is part_size bytes
+ * (5 MiB or more) and its parts are sent while media records, so neither
+ * the read nor the hash runs on the worker's main loop. */
+static void s3store_read_part_thread(GTask *task, gpointer src, gpointer data,
+                                     GCancellable *cancel)
 {
-    GBytes *body = s3store_read(s, p->offset, p->len);
+    struct part_op *op = data;
+    (void)src;
+    (void)cancel;
+    GBytes *body = s3store_read(op->fd, op->offset, op->len);
     if (!body) {
-        s3store_fail_read(s);
+        int e = errno;
+        g_task_return_new_error(task, G_IO_ERROR, g_io_error_from_errno(e), "%s", strerror(e));
         return;
     }
-    EVP_Digest(g_bytes_get_data(body, NULL), p->len, p->sent, NULL, EVP_sha256(), NULL);
+    EVP_Digest(g_bytes_get_data(body, NULL), op->len, op->sent, NULL, EVP_sha256(), NULL);
+    g_task_return_pointer(task, body, (GDestroyNotify)g_bytes_unref);
+}
+
+static void s3store_on_part_read(GObject *src, GAsyncResult *res, gpointer data)
+{
+    struct part_op *op = g_task_get_task_data(G_TASK(res));
+    struct storage_s3 *s = op->s;
+    struct s3_part_rec *p = op->part;
+    GError *gerr = NULL;
+    GBytes *body = g_task_propagate_pointer(G_TASK(res), &gerr);
+    (void)src;
+    (void)data;
+    if (!body || s->finished) { /* s3store_on_part() will not run for it */
+        s->in_flight--;
+        if (!body) {
+            GError *read_err = g_error_new(G_IO_ERROR, gerr->code, "%s: %s", s->path,
+                                           gerr->message);
+            s3store_fail(s, "cannot read the spooled recording", read_err);
+            g_error_free(read_err);
+            g_error_free(gerr);
+        }
+        if (body)
+            g_bytes_unref(body);
+        g_free(op);
+        return;
+    }
+    char sent_hex[65];
+    memcpy(p->sent, op->sent, 32);
+    sigv4_hex(p->sent, 32, sent_hex);
+    log_debug("s3: %s part %u [%llu, +%llu)%s", s->key, p->number, (unsigned long long)p->offset,
+              (unsigned long long)p->len, s->committed ? "" : " while recording");
+    s3_multipart_upload_part_async(s->client, s->key, s->upload_id, p->number, body, sent_hex,
+                                   s->cancel, s3store_on_part, op);
+    g_bytes_unref(body);
+}
+
+static void s3store_send_part(struct storage_s3 *s, struct s3_part_rec *p)
+{
     struct part_op *op = g_new0(struct part_op, 1);
     op->s = s;
     op->part = p;
+    op->fd = s->fd;
+    op->offset = p->offset;
+    op->len = p->len;
     p->state = PART_SENDING;
-    s->in_flight++;
-    log_debug("s3: %s part %u [%llu, +%llu)%s", s->key, p->number, (unsigned long long)p->offset,
-              (unsigned long long)p->len, s->committed ? "" : " while recording");
-    s3_multipart_upload_part_async(s->client, s->key, s->upload_id, p->number, body, s->cancel,
-                                   s3store_on_part, op);
-    g_bytes_unref(body);
+    s->in_flight++; /* from the read on: s3store_try_complete() waits for it */
+    GTask *task = g_task_new(NULL, NULL, s3store_on_part_read, NULL);
+    g_task_set_task_data(task, op, NULL);
+    g_task_run_in_thread(task, s3store_read_part_thread);
+    g_object_unref(task);
 }
 
 /* Send queued parts, at most STORAGE_S3_PARALLEL at once.  Part 1 (the
@@ -581,7 +628,7 @@ static void s3store_on_hashed(GObject *src, GAsyncResult *res, gpointer data)
         struct s3_part_rec *p = g_ptr_array_index(s->parts, i);
         memcpy(p->final, j->md[i], 32);
     }
-    s3store_hex(j->whole, s->sha256);
+    sigv4_hex(j->whole, 32, s->sha256);
     s->hashed = 1;
     s3store_check(s);
 }

@@ -82,7 +82,7 @@ static int tool_put(struct tool *t, const char *key, const char *file)
 {
     GBytes *body = tool_read(file);
     GError *e = NULL;
-    s3_put_object_async(t->client, key, body, "video/x-matroska", NULL, tool_done, t);
+    s3_put_object_async(t->client, key, body, NULL, "video/x-matroska", NULL, tool_done, t);
     g_bytes_unref(body);
     GAsyncResult *res = tool_wait(t);
     gboolean ok = s3_put_object_finish(t->client, res, &e);
@@ -104,7 +104,7 @@ static int tool_put_cancel(struct tool *t, const char *key, const char *file, co
     GBytes *body = tool_read(file);
     GCancellable *cancel = g_cancellable_new();
     GError *e = NULL;
-    s3_put_object_async(t->client, key, body, "video/x-matroska", cancel, tool_done, t);
+    s3_put_object_async(t->client, key, body, NULL, "video/x-matroska", cancel, tool_done, t);
     g_bytes_unref(body);
     g_timeout_add((guint)atoi(ms), tool_cancel, cancel);
     GAsyncResult *res = tool_wait(t);
@@ -179,7 +179,8 @@ static gboolean tool_upload_group(struct tool *t, const char *key, const char *i
         struct tool_part_op *op = g_new0(struct tool_part_op, 1);
         *op = (struct tool_part_op){.g = &g, .number = number};
         g.pending++;
-        s3_multipart_upload_part_async(t->client, key, id, number, part, NULL, tool_part_done, op);
+        s3_multipart_upload_part_async(t->client, key, id, number, part, NULL, NULL, tool_part_done,
+                                       op);
         g_bytes_unref(part);
     }
     g_strfreev(numbers);

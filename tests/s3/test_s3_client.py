@@ -238,6 +238,11 @@ def case_abort(env):
             f"404 NoSuchKey: {lines}")
     reqs = env.requests()
     require([r["query"] for r in reqs] == ["uploadId=no-such-upload-id"] * 3, f"requests: {reqs}")
+    # no upload id: refused before anything is sent
+    ok, lines = env.run("abort", "rec/x.mkv", "")
+    require(not ok and lines[0].startswith("error OTHER") and "no upload id" in lines[0],
+            f"abort without an upload id: {lines}")
+    require(not env.requests(), "a request was sent for an abort without an upload id")
 
 
 def case_wrong_secret(env):
