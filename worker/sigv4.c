@@ -13,17 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
+#include "hex.h"
 
-void sigv4_hex(const unsigned char *bytes, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 0xf];
-    }
-    out[2 * n] = '\0';
-}
+#define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 
 int sigv4_sha256_hex(const void *data, size_t len, char *out)
 {
@@ -31,7 +23,7 @@ int sigv4_sha256_hex(const void *data, size_t len, char *out)
     unsigned int md_len = 0;
     if (!EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
         return -1;
-    sigv4_hex(md, md_len, out);
+    hex_encode(md, md_len, out);
     return 0;
 }
 
@@ -267,7 +259,7 @@ char *sigv4_authorization(const struct sigv4_request *r, const struct sigv4_cred
         goto error;
     if (sigv4_hmac(key, sizeof(key), sts, sig) < 0)
         goto error;
-    sigv4_hex(sig, sizeof(sig), sig_hex);
+    hex_encode(sig, sizeof(sig), sig_hex);
     out = g_strdup_printf(SIGV4_ALGORITHM " Credential=%s/%s,SignedHeaders=%s,Signature=%s",
                           cred->access_key, scope, names, sig_hex);
 error:

@@ -47,9 +47,6 @@ struct sigv4_credentials {
     const char *service; /* "s3" */
 };
 
-/* n bytes as lower-case hex into out[2 * n + 1]. */
-void sigv4_hex(const unsigned char *bytes, size_t n, char *out);
-
 /* hex SHA-256 of len bytes into out[SIGV4_SHA256_HEX_LEN + 1]; 0, or -1 on
  * an OpenSSL failure. */
 int sigv4_sha256_hex(const void *data, size_t len, char *out);

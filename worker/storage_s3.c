@@ -44,9 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "log.h"
 #include "s3.h"
-#include "sigv4.h"
 #include "spool_meta.h"
 #include "storage.h"
 
@@ -326,7 +326,7 @@ static void s3store_put(struct storage_s3 *s)
         return;
     }
     EVP_Digest(g_bytes_get_data(body, NULL), s->size, md, NULL, EVP_sha256(), NULL);
-    sigv4_hex(md, 32, s->sha256);
+    hex_encode(md, 32, s->sha256);
     s->hashed = 1;
     s3_put_object_async(s->client, s->key, body, s->sha256, s3store_content_type(s->key),
                         s->cancel, s3store_on_put, s);
@@ -477,7 +477,7 @@ static void s3store_on_part_read(GObject *src, GAsyncResult *res, gpointer data)
     }
     char sent_hex[65];
     memcpy(p->sent, op->sent, 32);
-    sigv4_hex(p->sent, 32, sent_hex);
+    hex_encode(p->sent, 32, sent_hex);
     log_debug("s3: %s part %u [%llu, +%llu)%s", s->key, p->number, (unsigned long long)p->offset,
               (unsigned long long)p->len, s->committed ? "" : " while recording");
     s3_multipart_upload_part_async(s->client, s->key, s->upload_id, p->number, body, sent_hex,
@@ -628,7 +628,7 @@ static void s3store_on_hashed(GObject *src, GAsyncResult *res, gpointer data)
         struct s3_part_rec *p = g_ptr_array_index(s->parts, i);
         memcpy(p->final, j->md[i], 32);
     }
-    sigv4_hex(j->whole, 32, s->sha256);
+    hex_encode(j->whole, 32, s->sha256);
     s->hashed = 1;
     s3store_check(s);
 }
