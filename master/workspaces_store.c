@@ -1,22 +1,16 @@
 /*
  * master/workspaces_store.c - workspace records and the storage file (see
- * workspaces_store.h).  JSON by jansson, validated with proto/json.h's
- * declarative rules.
+ * workspaces_store.h); the file's format is proto/workspaces_file.c's.
  */
 #include "workspaces_store.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "secret.h"
-#include "workspaces_msg.h"
-
-#define STORE_VERSION 1
+#include "workspaces_file.h"
 
 struct workspace *workspace_new(const char *id, const char *name, const char *pin_hash,
                                 int64_t created)
@@ -65,154 +59,69 @@ struct attendee *workspace_find(const struct workspace *w, const char *id)
     return NULL;
 }
 
-/* ---- loading -------------------------------------------------------------- */
-
-static const struct field_rule store_rules[] = {
-    {"version", FIELD_INTEGER, 1, 0},
-    {"workspaces", FIELD_ARRAY, 1, 0},
-};
-static const struct field_rule workspace_rules[] = {
-    {"id", FIELD_STRING, 1, 0},
-    {"name", FIELD_STRING, 1, 0},
-    {"created", FIELD_INTEGER, 1, 0},
-    {"active", FIELD_INTEGER, 0, 0},
-    {"pin_hash", FIELD_STRING, 0, 1},
-    {"attendees", FIELD_ARRAY, 1, 0},
-};
-static const struct field_rule attendee_rules[] = {
-    {"id", FIELD_STRING, 1, 0},
-    {"name", FIELD_STRING, 1, 0},
-    {"owner", FIELD_BOOLEAN, 1, 0},
-};
-
-static int store_id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    return n >= 1 && n <= JWT_MAX_ID;
-}
-
-static int store_load_attendee(struct workspace *w, json_t *o, char *err, size_t errlen)
-{
-    if (!json_is_object(o)) {
-        snprintf(err, errlen, "workspace %s: an attendee is not an object", w->id);
-        return -1;
-    }
-    if (FIELDS_CHECK(o, "attendee", attendee_rules, err, errlen) != 0)
-        return -1;
-    const char *id = json_string_value(json_object_get(o, "id"));
-    const char *name = json_string_value(json_object_get(o, "name"));
-    if (!store_id_ok(id) || workspace_find(w, id) || strlen(name) > WORKSPACES_MAX_NAME) {
-        snprintf(err, errlen, "workspace %s: bad or duplicate attendee id or name", w->id);
-        return -1;
-    }
-    workspace_add(w, id, name, json_is_true(json_object_get(o, "owner")));
-    return 0;
-}
-
-static int store_load_workspace(GHashTable *by_id, json_t *o, char *err, size_t errlen)
-{
-    size_t i;
-    json_t *a;
-
-    if (!json_is_object(o)) {
-        snprintf(err, errlen, "a workspace is not an object");
-        return -1;
-    }
-    if (FIELDS_CHECK(o, "workspace", workspace_rules, err, errlen) != 0)
-        return -1;
-    const char *id = json_string_value(json_object_get(o, "id"));
-    const char *name = json_string_value(json_object_get(o, "name"));
-    const char *pin = json_string_value(json_object_get(o, "pin_hash"));
-    if (!store_id_ok(id) || g_hash_table_contains(by_id, id) ||
-        strlen(name) > WORKSPACES_MAX_NAME) {
-        snprintf(err, errlen, "workspace '%.64s': bad or duplicate id or name", id);
-        return -1;
-    }
-    if (pin && !secret_is_password_hash(pin)) {
-        snprintf(err, errlen, "workspace %s: 'pin_hash' is not a PBKDF2 hash", id);
-        return -1;
-    }
-    struct workspace *w = workspace_new(
-        id, name, pin, (int64_t)json_integer_value(json_object_get(o, "created")));
-    if (json_object_get(o, "active"))
-        w->active = (int64_t)json_integer_value(json_object_get(o, "active"));
-    g_hash_table_insert(by_id, w->id, w);
-    json_array_foreach(json_object_get(o, "attendees"), i, a) {
-        if (store_load_attendee(w, a, err, errlen) != 0)
-            return -1;
-    }
-    return 0;
-}
+/* ---- loading and saving: the format is proto/workspaces_file.h's ------- */
 
 int workspaces_store_load(const char *path, GHashTable *by_id, char *err, size_t errlen)
 {
-    json_error_t jerr;
-    json_t *root, *o;
-    size_t i;
+    struct workspaces_file f;
+    char *text = NULL;
+    gsize n = 0;
+    GError *gerr = NULL;
     char why[256];
-    int rc = -1;
+    int rc;
 
     if (access(path, F_OK) != 0 && errno == ENOENT)
         return 0; /* first start: nothing stored yet */
-    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf(err, errlen, "workspaces storage file %s is corrupt or unreadable: %s "
-                 "(line %d); fix or remove it", path, jerr.text, jerr.line);
+    if (!g_file_get_contents(path, &text, &n, &gerr)) {
+        snprintf(err, errlen, "workspaces storage file %s is corrupt or unreadable: %s; "
+                 "fix or remove it", path, gerr->message);
+        g_error_free(gerr);
         return -1;
     }
-    if (!json_is_object(root) ||
-        FIELDS_CHECK(root, "storage file", store_rules, why, sizeof(why)) != 0) {
-        snprintf(why, sizeof(why), "not a workspaces storage file");
-        goto error;
-    }
-    if (json_integer_value(json_object_get(root, "version")) != STORE_VERSION) {
-        snprintf(why, sizeof(why), "unknown version");
-        goto error;
-    }
-    json_array_foreach(json_object_get(root, "workspaces"), i, o) {
-        if (store_load_workspace(by_id, o, why, sizeof(why)) != 0)
-            goto error;
-    }
-    rc = 0;
-error:
-    if (rc != 0)
+    rc = workspaces_file_decode(text, n, &f, why, sizeof(why));
+    g_free(text);
+    if (rc == -1)
+        snprintf(err, errlen, "workspaces storage file %s is corrupt or unreadable: %s; "
+                 "fix or remove it", path, why);
+    else if (rc != 0)
         snprintf(err, errlen, "workspaces storage file %s is corrupt: %s; fix or remove it",
                  path, why);
-    json_decref(root);
-    return rc;
-}
-
-/* ---- saving --------------------------------------------------------------- */
-
-static json_t *store_workspace_json(const struct workspace *w)
-{
-    json_t *list = json_array();
-    for (guint i = 0; i < w->attendees->len; i++) {
-        struct attendee *a = g_ptr_array_index(w->attendees, i);
-        json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "id", a->id, "name", a->name,
-                                              "owner", a->owner));
+    for (size_t i = 0; rc == 0 && i < f.n; i++) {
+        const struct workspaces_file_entry *e = &f.workspaces[i];
+        struct workspace *w = workspace_new(e->id, e->name, e->pin_hash, e->created);
+        w->active = e->active;
+        for (size_t j = 0; j < e->n_attendees; j++)
+            workspace_add(w, e->attendees[j].id, e->attendees[j].name, e->attendees[j].owner);
+        g_hash_table_insert(by_id, w->id, w);
     }
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:o}", "id", w->id, "name", w->name, "created",
-                          (json_int_t)w->created, "active", (json_int_t)w->active, "attendees",
-                          list);
-    if (o && w->pin_hash)
-        json_object_set_new(o, "pin_hash", json_string(w->pin_hash));
-    return o;
+    workspaces_file_clear(&f);
+    return rc == 0 ? 0 : -1;
 }
 
 int workspaces_store_save(const char *path, GHashTable *by_id, char *err, size_t errlen)
 {
     GHashTableIter it;
     gpointer value;
-    json_t *list = json_array();
+    guint n = g_hash_table_size(by_id), i = 0;
+    struct workspaces_file_entry *ws = g_new0(struct workspaces_file_entry, n + 1);
     char *text = NULL, *line = NULL;
     GError *gerr = NULL;
     int rc = -1;
 
     g_hash_table_iter_init(&it, by_id);
-    while (g_hash_table_iter_next(&it, NULL, &value))
-        json_array_append_new(list, store_workspace_json(value));
-    text = proto_json_dump(json_pack("{s:i, s:o}", "version", STORE_VERSION, "workspaces", list));
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const struct workspace *w = value;
+        struct workspaces_file_entry *e = &ws[i++];
+        *e = (struct workspaces_file_entry){w->id, w->name, w->pin_hash, w->created, w->active,
+                                            g_new0(struct workspaces_file_attendee,
+                                                   w->attendees->len + 1),
+                                            w->attendees->len};
+        for (guint j = 0; j < w->attendees->len; j++) {
+            const struct attendee *a = g_ptr_array_index(w->attendees, j);
+            e->attendees[j] = (struct workspaces_file_attendee){a->id, a->name, a->owner};
+        }
+    }
+    text = workspaces_file_encode(ws, n);
     if (!text) {
         snprintf(err, errlen, "cannot encode the workspaces");
         goto error;
@@ -227,6 +136,9 @@ int workspaces_store_save(const char *path, GHashTable *by_id, char *err, size_t
     }
     rc = 0;
 error:
+    for (i = 0; i < n; i++)
+        g_free(ws[i].attendees);
+    g_free(ws);
     g_clear_error(&gerr);
     g_free(line);
     free(text);

@@ -7,10 +7,8 @@
  * token secret, never a PIN in clear; connections and calls are not stored
  * (after a restart everyone re-attends with the token they hold).
  *
- *   {"version":1,"workspaces":[{"id":"Ab3dE6gH9k","name":"Team","created":1700000000,
- *     "active":1700003600,
- *     "pin_hash":"pbkdf2:sha256:50000$...$...",
- *     "attendees":[{"id":"0123456789abcdef","name":"Ann","owner":true}, ...]}]}
+ * The file's format, and its validation, is proto/workspaces_file.h's; here
+ * are the records it is read into and written from.
  *
  * Saving writes a temporary file, fsyncs it, renames it over PATH and fsyncs
  * the directory (g_file_set_contents_full), so a crash leaves the old file or
