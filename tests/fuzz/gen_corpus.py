@@ -173,3 +173,25 @@ workspaces = {
 }
 for name, data in workspaces.items():
     write("workspaces", name, data)
+
+# the workspaces storage file (proto/workspaces_file.c)
+PIN = "pbkdf2:sha256:1000$fuzzsalt$" + __import__("hashlib").pbkdf2_hmac(
+    "sha256", b"123456", b"fuzzsalt", 1000).hex()
+ANN = {"id": "0123456789abcdef", "name": "Ann", "owner": True}
+BOB = {"id": "fedcba9876543210", "name": "Bob", "owner": False}
+WS = {"id": "Ab3dE6gH9k", "name": "Team", "created": 1700000000, "active": 1700003600,
+      "attendees": [ANN, BOB]}
+workspaces_file = {
+    "empty": j({"version": 1, "workspaces": []}),
+    "two": j({"version": 1, "workspaces": [dict(WS, pin_hash=PIN),
+                                           {"id": "Zz", "name": "Other", "created": 5,
+                                            "pin_hash": None, "attendees": []}]}),
+    "bad-version": j({"version": 2, "workspaces": []}),
+    "bad-dup-workspace": j({"version": 1, "workspaces": [WS, WS]}),
+    "bad-dup-attendee": j({"version": 1, "workspaces": [dict(WS, attendees=[ANN, ANN])]}),
+    "bad-pin": j({"version": 1, "workspaces": [dict(WS, pin_hash="123456")]}),
+    "bad-attendee": j({"version": 1, "workspaces": [dict(WS, attendees=[{"id": "a", "name": "A"}])]}),
+    "bad-json": b'{"version":1,"workspaces":[{"id":',
+}
+for name, data in workspaces_file.items():
+    write("workspaces_file", name, data)
